@@ -24,7 +24,8 @@ def parse_assignments(items:list[str]) -> dict:
 
 def cmd_stage(args):
     "Run one pipeline stage with papermill and render its report."
-    html = run_stage(args.name, overrides=parse_assignments(args.set), tag=args.tag, log_output=not args.quiet)
+    html = run_stage(args.name, overrides=parse_assignments(args.set), tag=args.tag, sections=args.sections or (),
+                     log_output=not args.quiet)
     print(f"report: {html}")
 
 def add_stage(sub):
@@ -32,6 +33,7 @@ def add_stage(sub):
     p.add_argument('name', help='stage name, e.g. architecture')
     p.add_argument('--set', action='append', metavar='KEY=VALUE', help='override a parameter (repeatable)')
     p.add_argument('--tag', help='suffix for the report name, e.g. the task of a foreach stage')
+    p.add_argument('--sections', nargs='+', metavar='SECTION', help='shared params.yaml sections offered like base, e.g. pat')
     p.add_argument('--quiet', action='store_true', help='do not stream cell output')
     p.set_defaults(func=cmd_stage)
 

@@ -49,13 +49,18 @@ def stage_parameters(name:str, # stage name: its section in `params`
                      nb:Path, # the stage notebook
                      params:dict, # all of `params.yaml`
                      overrides:dict|None=None, # values that replace the merged ones
+                     sections:list[str]=(), # shared sections offered like `base`, e.g. `['pat']`
                     ) -> dict:
-    "The checked parameters for stage `name`: `base` keys the notebook declares, then the stage's section, then `overrides`."
+    "The checked parameters for stage `name`: declared keys of `base` and `sections`, the stage's section, `overrides`."
     declared = declared_parameters(nb)
-    if name not in params: raise ConfigError(f"params.yaml has no section {name!r} for stage {name!r}")
-    base, section, overrides = params.get('base', {}), params[name], overrides or {}
-    if both := sorted(set(base) & set(section)):
-        raise ConfigError(f"params.yaml: {', '.join(both)} set in both base and {name}: keep each value in one place")
+    for s in (name, *sections):
+        if s not in params: raise ConfigError(f"params.yaml has no section {s!r} (needed by stage {name!r})")
+    section, overrides, base = params[name], overrides or {}, {}
+    for s in ('base', *sections):
+        for k, v in params.get(s, {}).items():
+            if k in base or k in section:
+                raise ConfigError(f"params.yaml: {k} set in more than one of base, {', '.join(sections) + ', ' if sections else ''}{name}: keep each value in one place")
+            base[k] = v
     for where, keys in ((name, section), ('--set', overrides)):
         if unknown := sorted(set(keys) - set(declared)):
             raise ConfigError(f"params.yaml: {', '.join(f'{where}.{k}' for k in unknown)} not a parameter of "
@@ -108,6 +113,7 @@ def _render_html(nb:nbformat.NotebookNode) -> str:
 def run_stage(name:str, # stage name (section of params.yaml, notebook nbs/pipeline/NN_{name}.ipynb)
               overrides:dict|None=None, # parameter values that replace params.yaml's (`foreach` stages)
               tag:str|None=None, # suffix of the report name, e.g. the task of a `foreach` stage
+              sections:list[str]=(), # shared params.yaml sections offered like `base`
               root:Path|None=None, # project root
               params_path:Path|None=None, # params file (default: params.yaml at the root)
               log_output:bool=True, # stream cell output to the log
@@ -115,7 +121,7 @@ def run_stage(name:str, # stage name (section of params.yaml, notebook nbs/pipel
     "Run stage `name` with papermill; write `reports/NN_name[_tag].ipynb` and `.html`; return the HTML path."
     root = Path(root or project_root())
     nb_path = stage_notebook(name, root)
-    parameters = stage_parameters(name, nb_path, load_params(params_path or root/'params.yaml'), overrides)
+    parameters = stage_parameters(name, nb_path, load_params(params_path or root/'params.yaml'), overrides, sections)
     stem = nb_path.stem + (f'_{tag}' if tag else '')
     reports = root/'reports'
     reports.mkdir(exist_ok=True)
