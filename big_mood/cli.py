@@ -10,7 +10,8 @@ from .core import BigMoodError, ConfigError
 from .pipeline import run_stage
 
 # %% auto #0
-__all__ = ['parse_assignments', 'cmd_stage', 'add_stage', 'build_parser', 'main']
+__all__ = ['parse_assignments', 'cmd_stage', 'add_stage', 'cmd_weights_convert', 'add_weights', 'cmd_pat_embed', 'add_pat',
+           'build_parser', 'main']
 
 # %% ../nbs/61_cli.ipynb #989657e5
 def parse_assignments(items:list[str]) -> dict:
@@ -37,12 +38,52 @@ def add_stage(sub):
     p.add_argument('--quiet', action='store_true', help='do not stream cell output')
     p.set_defaults(func=cmd_stage)
 
+# %% ../nbs/61_cli.ipynb #14cfcf2c
+from .models.pat import PAT_SIZES, save_pat
+from .models.pat_keras import convert_keras_h5, describe
+
+def cmd_weights_convert(args):
+    "Convert official PAT Keras weights to a big_mood .pt."
+    model, meta = convert_keras_h5(args.h5, PAT_SIZES[args.size](conv=args.conv))
+    save_pat(model, args.out, meta)
+    n = sum(p.numel() for p in model.parameters())
+    print(f"wrote {args.out}: {meta['layout']} {describe(model.cfg)}, {n:,} parameters, from {meta['source']} (sha256 {meta['source_sha256'][:16]})")
+
+def add_weights(sub):
+    p = sub.add_parser('weights', help='model weight files').add_subparsers(dest='weights_command', required=True, metavar='ACTION')
+    c = p.add_parser('convert', help='official PAT Keras .h5 (encoder, classifier or MAE) -> PyTorch .pt')
+    c.add_argument('--h5', required=True, help='the Keras weights file, e.g. PAT-L_29k_weights.h5')
+    c.add_argument('--size', required=True, choices=list(PAT_SIZES), help='PAT size the file holds')
+    c.add_argument('--conv', action='store_true', help='PAT Conv variant (Conv1D patch embedding)')
+    c.add_argument('--out', required=True, help='the .pt file to write')
+    c.set_defaults(func=cmd_weights_convert)
+
+# %% ../nbs/61_cli.ipynb #9aa45b60
+from .models.pat_infer import embed_file
+
+def cmd_pat_embed(args):
+    "Embed the weeks of a .npy file with a PAT model."
+    shapes = embed_file(args.weights, args.input, args.output, args.batch_size, args.device)
+    print(f"wrote {args.output}: " + ', '.join(f'{k} {v}' for k, v in shapes.items()))
+
+def add_pat(sub):
+    p = sub.add_parser('pat', help='use a PAT model').add_subparsers(dest='pat_command', required=True, metavar='ACTION')
+    e = p.add_parser('embed', help='weeks (.npy, weeks x 10080) -> sequence, pooled [, prob] (.npz)')
+    e.add_argument('--weights', required=True, help='a PAT .pt (from `big-mood weights convert`)')
+    e.add_argument('--input', required=True, help='.npy array of standardised weeks, shape (weeks, 10080)')
+    e.add_argument('--output', required=True, help='.npz file to write')
+    e.add_argument('--batch-size', type=int, default=64, help='weeks per forward pass')
+    e.add_argument('--device', default='auto', help='auto | cpu | cuda')
+    e.set_defaults(func=cmd_pat_embed)
+
 # %% ../nbs/61_cli.ipynb #b5d9e7cc
 def build_parser() -> argparse.ArgumentParser:
     "The `big-mood` argument parser with every subcommand."
     parser = argparse.ArgumentParser(prog='big-mood', description='Depression and mood episodes from wearable data.')
     sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
     add_stage(sub)
+    add_weights(sub)
+    add_pat(sub)
     return parser
 
 def main(argv:list[str]|None=None) -> int:

@@ -8,14 +8,13 @@ import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
-from tqdm.auto import tqdm
 from ..core import ConfigError, DataError, ModelError, atomic_write
 
 # %% auto #0
 __all__ = ['PAT_SIZES', 'PAT_MODELS', 'PATConfig', 'pat_s', 'pat_m', 'pat_l', 'pat_h', 'patchify', 'sincos_pos_embed',
            'PatchEmbed', 'ConvPatchEmbed', 'MultiHeadAttention', 'TransformerBlock', 'PATEncoder',
-           'init_keras_defaults', 'random_permutation', 'unshuffle', 'mae_loss', 'PATMAE', 'PATClassifier', 'embed',
-           'attention_profile', 'save_pat', 'load_pat']
+           'init_keras_defaults', 'random_permutation', 'unshuffle', 'mae_loss', 'PATMAE', 'PATClassifier', 'save_pat',
+           'load_pat']
 
 # %% ../../nbs/10_pat.ipynb #a13c221a
 @dataclass(frozen=True)
@@ -272,42 +271,6 @@ class PATClassifier(nn.Module):
         return self.output(F.relu(self.dense_128(F.dropout(pooled, self.cfg.dropout, self.training))))
 
     def forward(self, x): return self.head(self.encoder(x).mean(1))
-
-# %% ../../nbs/10_pat.ipynb #4618dc38
-def embed(model:nn.Module, # a PATEncoder, PATClassifier or PATMAE (its encoder is used)
-          x, # [B, L] weeks of standardised minutes (array or tensor)
-          batch_size:int=64, # weeks per forward pass
-         ) -> dict:
-    "Outputs in eval mode: `sequence` [B, N, D], `pooled` [B, D] and, with a head, `prob` [B, 1] (float32 numpy)."
-    encoder = model if isinstance(model, PATEncoder) else model.encoder
-    device, was_training = next(model.parameters()).device, model.training
-    x = torch.as_tensor(np.asarray(x, dtype=np.float32))
-    out = {'sequence': [], 'pooled': [], **({'prob': []} if isinstance(model, PATClassifier) else {})}
-    model.eval()
-    try:
-        with torch.inference_mode():
-            for i in tqdm(range(0, len(x), batch_size), desc='PAT embed', unit='batch'):
-                seq = encoder(x[i:i + batch_size].to(device))
-                out['sequence'].append(seq); out['pooled'].append(seq.mean(1))
-                if 'prob' in out: out['prob'].append(torch.sigmoid(model.head(out['pooled'][-1])))
-    finally: model.train(was_training)
-    return {k: torch.cat(v).cpu().numpy() for k, v in out.items()}
-
-# %% ../../nbs/10_pat.ipynb #e6014830
-def attention_profile(encoder:PATEncoder, # the encoder to explain
-                      x, # [B, L] weeks of standardised minutes
-                      layer:int=-1, # which block's attention (official: the last)
-                     ) -> np.ndarray:
-    "Attention received per minute (official explainability): [B, L]; each week's patches sum to 1 before the repeat."
-    was_training = encoder.training
-    encoder.eval()
-    try:
-        with torch.inference_mode():
-            _, attentions = encoder(torch.as_tensor(np.asarray(x, dtype=np.float32)), return_attention=True)
-    finally: encoder.train(was_training)
-    received = attentions[layer].sum(2).mean(1)                        # [B, H, Nq, Nk] -> [B, Nk]
-    received = received / received.sum(-1, keepdim=True)
-    return received.repeat_interleave(encoder.cfg.patch_size, -1)[:, :np.shape(x)[1]].numpy()
 
 # %% ../../nbs/10_pat.ipynb #a0660196
 PAT_MODELS = {'encoder': PATEncoder, 'classifier': PATClassifier, 'mae': PATMAE}

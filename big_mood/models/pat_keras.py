@@ -144,7 +144,7 @@ def convert_keras_h5(path:str|Path, # official Keras weights (.h5)
         state[key] = torch.from_numpy(np.ascontiguousarray(to_torch(arrays[h5_key]), dtype=np.float32))
     model.load_state_dict(state)
     meta = {'source': path.name, 'source_sha256': file_sha256(path), 'layout': layout, 'looks_like': looks,
-            'keras_version': attrs.get('keras_version', 'unknown'), 'big_mood': big_mood.__version__, 'torch': torch.__version__}
+            'keras_version': attrs.get('keras_version', 'unknown'), 'big_mood': big_mood.__version__, 'torch': str(torch.__version__)}
     return model.eval(), meta
 
 # %% ../../nbs/11_pat_keras.ipynb #35511670
