@@ -274,9 +274,10 @@ def sleep_amplitude(days:np.ndarray, # minute sleep per day [D, 1440] (NaN unkno
                    ) -> np.ndarray:
     "Coefficient of variation of the wake minutes per 10-minute bin, per day [D]."
     wake = (1 - days).reshape(len(days), 144, 10).sum(2)   # [D, 144], NaN where a bin has an unknown minute
+    known = ~np.isnan(wake)
     with np.errstate(invalid='ignore', divide='ignore'):
-        mean = np.nanmean(wake, 1) if np.isnan(wake).any() else wake.mean(1)
-        sd = np.nanstd(wake, 1) if np.isnan(wake).any() else wake.std(1)
+        mean = np.where(known, wake, 0).sum(1) / known.sum(1)
+        sd = np.sqrt(np.where(known, (wake - mean[:, None]) ** 2, 0).sum(1) / known.sum(1))
         return np.where(mean > 0, sd / mean, np.nan)
 
 # %% ../../nbs/20_sleep.ipynb #41b0ce1b
