@@ -6,12 +6,12 @@
 from __future__ import annotations
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 from ..core import DataError, atomic_write, resolve_device
-from .pat import PATClassifier, PATEncoder, load_pat
+from .pat import PATClassifier, PATConfig, PATEncoder, load_pat
 
 # %% auto #0
-__all__ = ['embed', 'attention_profile', 'read_weeks_npy', 'embed_file']
+__all__ = ['embed', 'attention_profile', 'forward_flops', 'read_weeks_npy', 'embed_file']
 
 # %% ../../nbs/12_pat_infer.ipynb #a16a7479
 def embed(model:nn.Module, # a PATEncoder, PATClassifier or PATMAE (its encoder is used)
@@ -48,6 +48,15 @@ def attention_profile(encoder:PATEncoder, # the encoder to explain
     received = attentions[layer].sum(2).mean(1)                        # [B, H, Nq, Nk] -> [B, Nk]
     received = received / received.sum(-1, keepdim=True)
     return received.repeat_interleave(encoder.cfg.patch_size, -1)[:, :np.shape(x)[1]].numpy()
+
+# %% ../../nbs/12_pat_infer.ipynb #e8332557
+def forward_flops(cfg:PATConfig, # the model's configuration
+                 ) -> int:
+    "FLOPs of one encoder forward pass on a sample of `cfg.input_size` minutes."
+    N, P, D, H, F = cfg.num_patches, cfg.patch_size, cfg.embed_dim, cfg.num_heads, cfg.ff_dim
+    embed = 2 * N * P * D * (3 if cfg.conv else 1)
+    block = 3 * 2 * N * D * H * D + 2 * 2 * H * N * N * D + 2 * N * H * D * D + 2 * 2 * N * D * F
+    return embed + cfg.num_layers * block
 
 # %% ../../nbs/12_pat_infer.ipynb #5f387108
 def read_weeks_npy(path:str|Path, # a .npy file of shape (weeks, minutes)
