@@ -1,0 +1,24 @@
+"""A tiny PAT pretraining run for tests/test_train.py, imported or started as a script (by python or torchrun).
+
+usage: pat_train_run.py OUT.pt EPOCHS [CHECKPOINT.pt]   (process 0 writes the final state_dict and history)"""
+import os, sys
+import numpy as np, torch
+from big_mood.models.pat import PATConfig
+from big_mood.pretrain import pretrain_mae
+
+RUN_FILE = __file__
+rng = np.random.default_rng(0)
+X = (rng.standard_normal((44, 1)) + 0.3 * rng.standard_normal((44, 360))).astype(np.float32)
+CFG = PATConfig(patch_size=18, num_heads=2, input_size=360, dropout=0.0)   # no dropout: processes draw different masks
+
+
+def run(epochs, checkpoint=None, log=lambda s: print(s, flush=True)):
+    "Pretrain on 36 weeks of 360 minutes, validate on 8; the model and its history."
+    return pretrain_mae(X[:36], X[36:], CFG, lr=3e-3, epochs=epochs, batch_size=8, patience=100, plateau_patience=1,
+                        min_lr=1e-4, checkpoint=checkpoint, log=log)
+
+
+if __name__ == '__main__':
+    torch.set_num_threads(1)
+    model, history = run(int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None)
+    if int(os.environ.get('RANK', 0)) == 0: torch.save({'state_dict': model.state_dict(), 'history': history}, sys.argv[1])
