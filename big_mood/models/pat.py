@@ -109,9 +109,12 @@ class MultiHeadAttention(nn.Module):
     def forward(self, x, return_attention:bool=False):
         "x: [B, N, D] -> ([B, N, D], attention [B, heads, N, N] or None)."
         B, N, D = x.shape
-        w = torch.cat([self.query.weight, self.key.weight, self.value.weight])
-        b = torch.cat([self.query.bias, self.key.bias, self.value.bias])
-        q, k, v = F.linear(x, w, b).view(B, N, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)   # each [B, H, N, key_dim]
+        if all(type(m) is nn.Linear for m in (self.query, self.key, self.value)):
+            w = torch.cat([self.query.weight, self.key.weight, self.value.weight])
+            b = torch.cat([self.query.bias, self.key.bias, self.value.bias])
+            qkv = F.linear(x, w, b)
+        else: qkv = torch.cat([self.query(x), self.key(x), self.value(x)], -1)   # wrapped layers (LoRA via peft) must run their own forward
+        q, k, v = qkv.view(B, N, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)   # each [B, H, N, key_dim]
         if return_attention:
             attn = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)      # [B, H, N, N]
             out = attn @ v
