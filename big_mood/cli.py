@@ -11,7 +11,7 @@ from .pipeline import run_stage
 
 # %% auto #0
 __all__ = ['parse_assignments', 'cmd_stage', 'add_stage', 'cmd_weights_convert', 'add_weights', 'cmd_pat_embed', 'add_pat',
-           'build_parser', 'main']
+           'cmd_features', 'add_features', 'cmd_xgb_import', 'add_xgb', 'build_parser', 'main']
 
 # %% ../nbs/61_cli.ipynb #989657e5
 def parse_assignments(items:list[str]) -> dict:
@@ -76,6 +76,47 @@ def add_pat(sub):
     e.add_argument('--device', default='auto', help='auto | cpu | cuda')
     e.set_defaults(func=cmd_pat_embed)
 
+# %% ../nbs/61_cli.ipynb #7f52c527
+from .features.mood import features_from_episodes, write_features
+
+def cmd_features(args):
+    "Write the 36 mood-model features of one person's sleep episodes."
+    feats = features_from_episodes(args.sleep, overlap=args.overlap, tz_change=args.tz_change, min_days=args.min_days)
+    write_features(feats, args.out)
+    print(f"wrote {args.out}: {len(feats)} days x 36 features, {feats.index.min():%Y-%m-%d} to {feats.index.max():%Y-%m-%d}")
+
+def add_features(sub):
+    p = sub.add_parser('features', help='sleep-episode CSV -> date + the 36 features of the mood models')
+    p.add_argument('--sleep', required=True, help='CSV: sleep_start,sleep_end,time_in_bed,minutes_sleep,minutes_awake (one person)')
+    p.add_argument('--out', required=True, help='features CSV to write')
+    p.add_argument('--overlap', choices=['error', 'merge'], default='error', help='overlapping episodes: refuse, or merge them (sleep wins)')
+    p.add_argument('--tz-change', choices=['error', 'local', 'first'], default='error',
+                   help="UTC offset changes: refuse, keep each episode's local clock, or convert to the first offset")
+    p.add_argument('--min-days', type=int, default=7, help='fewest days with sleep data for per-person MN/SD')
+    p.set_defaults(func=cmd_features)
+
+# %% ../nbs/61_cli.ipynb #267cc191
+import warnings
+from .models.xgb import PICKLE_WARNING, import_pickle
+
+def cmd_xgb_import(args):
+    "Convert a published mood-model pickle to XGBoost JSON + metadata."
+    print(f"big-mood: warning: {PICKLE_WARNING}", file=sys.stderr)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')   # the warning above already said it
+        rep = import_pickle(args.file, args.out, args.features)
+    print(f"wrote {rep['model']} ({rep['n_trees']} trees, episode: {rep['episode']})" + (
+        f"; checked on {rep['checked_on']}: {rep['rows']} rows, max |pickle - JSON| = {rep['max_abs_diff']:.1e}; "
+        f"probabilities in {rep['predictions']}" if 'checked_on' in rep else ''))
+
+def add_xgb(sub):
+    p = sub.add_parser('xgb', help='mood-episode XGBoost models').add_subparsers(dest='xgb_command', required=True, metavar='ACTION')
+    i = p.add_parser('import-pickle', help='published XGBoost_*.pkl -> XGBoost JSON + metadata (unpickling runs code: trusted files only)')
+    i.add_argument('file', help='XGBoost_DE.pkl, XGBoost_ME.pkl or XGBoost_HME.pkl')
+    i.add_argument('--features', help='features CSV (date + 36, e.g. mood_ml test.csv) to check the conversion on')
+    i.add_argument('--out', required=True, help='folder for NAME.json, NAME.meta.json and NAME_predictions.csv')
+    i.set_defaults(func=cmd_xgb_import)
+
 # %% ../nbs/61_cli.ipynb #b5d9e7cc
 def build_parser() -> argparse.ArgumentParser:
     "The `big-mood` argument parser with every subcommand."
@@ -84,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_stage(sub)
     add_weights(sub)
     add_pat(sub)
+    add_features(sub)
+    add_xgb(sub)
     return parser
 
 def main(argv:list[str]|None=None) -> int:
