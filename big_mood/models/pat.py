@@ -67,8 +67,8 @@ def patchify(x:torch.Tensor, # [B, L] minutes
     "Cut each sample into patches, zero-padding the end: x: [B, L] -> [B, ceil(L / patch_size), patch_size]."
     if x.ndim != 2 or x.shape[1] == 0:
         raise DataError(f"PAT input must have shape [batch, minutes] with at least one minute, got {tuple(x.shape)}")
-    pad = -x.shape[1] % patch_size
-    return F.pad(x, (0, pad)).view(x.shape[0], -1, patch_size)   # Keras: Reshape((num_patches, patch_size))
+    if pad := -x.shape[1] % patch_size: x = F.pad(x, (0, pad))
+    return x.reshape(x.shape[0], -1, patch_size)                  # Keras: Reshape((num_patches, patch_size))
 
 # %% ../../nbs/10_pat.ipynb #d8af19b2
 def sincos_pos_embed(num_patches:int, # rows: one per patch position
@@ -109,12 +109,7 @@ class MultiHeadAttention(nn.Module):
     def forward(self, x, return_attention:bool=False):
         "x: [B, N, D] -> ([B, N, D], attention [B, heads, N, N] or None)."
         B, N, D = x.shape
-        if all(type(m) is nn.Linear for m in (self.query, self.key, self.value)):
-            w = torch.cat([self.query.weight, self.key.weight, self.value.weight])
-            b = torch.cat([self.query.bias, self.key.bias, self.value.bias])
-            qkv = F.linear(x, w, b)
-        else: qkv = torch.cat([self.query(x), self.key(x), self.value(x)], -1)   # wrapped layers (LoRA via peft) must run their own forward
-        q, k, v = qkv.view(B, N, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)   # each [B, H, N, key_dim]
+        q, k, v = (p(x).view(B, N, self.num_heads, -1).transpose(1, 2) for p in (self.query, self.key, self.value))  # [B, H, N, key_dim]
         if return_attention:
             attn = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)      # [B, H, N, N]
             out = attn @ v
@@ -136,7 +131,7 @@ class TransformerBlock(nn.Module):
         "x: [B, N, D] -> ([B, N, D], attention [B, heads, N, N] or None)."
         a, attn = self.attention(x, return_attention)
         x = self.norm1(x + F.dropout(a, self.dropout, self.training))
-        f = self.ff2(F.relu(self.ff1(x)))
+        f = self.ff2(F.relu(self.ff1(x), inplace=True))
         return self.norm2(x + F.dropout(f, self.dropout, self.training)), attn
 
 # %% ../../nbs/10_pat.ipynb #7e096aea
