@@ -66,19 +66,26 @@ def _fixed_lists(col:pa.ChunkedArray, dtype) -> np.ndarray:
     flat = col.combine_chunks().flatten() if col.num_chunks else pa.array([], col.type.value_type)
     return flat.to_numpy(zero_copy_only=False).astype(dtype, copy=False).reshape(-1, MINUTES_PER_WEEK)
 
-def read_weeks(path:str|Path, # a parquet file written by `write_weeks`
+def _week_files(path) -> list[Path]:
+    "The parquet files that `path` names: a file, a folder of them, or a list of either."
+    files = []
+    for p in map(Path, path if isinstance(path, (list, tuple)) else [path]):
+        found = sorted(f for f in p.glob('*.parquet') if not f.name.startswith('.')) if p.is_dir() else [p] if p.is_file() else []
+        if not found: raise DataError(f"{p}: week table not found (run the preprocess stage, or `big-mood nhanes weeks`)")
+        files += found
+    for f in files:
+        if missing := [n for n in WEEK_SCHEMA.names if n not in pq.read_schema(f).names]:
+            raise DataError(f"{f}: not a week table (no column {', '.join(missing)})")
+    return files
+
+def read_weeks(path:str|Path|list, # a parquet file written by `write_weeks`, a folder of them, or a list
                cohorts:list[str]|None=None, # keep only these cohorts
                ids:list[str]|None=None, # keep only these participant ids
               ) -> Weeks:
-    "The week table at `path` as `Weeks(meta, minutes [N, 10080] float32, valid [N, 10080] uint8)`."
-    path = Path(path)
-    if not path.is_file(): raise DataError(f"{path}: week table not found (run the preprocess stage, or `big-mood nhanes weeks`)")
-    schema = pq.read_schema(path)
-    if missing := [f.name for f in WEEK_SCHEMA if f.name not in schema.names]:
-        raise DataError(f"{path}: not a week table (no column {', '.join(missing)})")
+    "The week table(s) at `path` as `Weeks(meta, minutes [N, 10080] float32, valid [N, 10080] uint8)`."
     filters = [f for f in (('cohort', 'in', list(cohorts)) if cohorts is not None else None,
                            ('id', 'in', [str(i) for i in ids]) if ids is not None else None) if f]
-    table = pq.read_table(path, filters=filters or None)
+    table = pq.read_table([str(f) for f in _week_files(path)], filters=filters or None, schema=WEEK_SCHEMA)
     meta = table.select(list(META_COLUMNS)).to_pandas()
     return Weeks(meta, _fixed_lists(table['minutes'], np.float32), _fixed_lists(table['valid'], np.uint8))
 

@@ -155,7 +155,7 @@ def _encode(v:XptVar, values) -> np.ndarray:
     "[N, width] uint8 record bytes of one variable."
     if v.kind == 'num': return float_to_ibm(np.asarray(values, np.float64), v.width)
     text = np.asarray(values)
-    if text.dtype.kind != 'S': text = np.array([str(s).encode('latin-1') for s in text], 'S')
+    if text.dtype.kind != 'S': text = np.array([s if isinstance(s, bytes) else str(s).encode('latin-1') for s in text], 'S')
     if text.dtype.itemsize > v.width and (np.char.str_len(text) > v.width).any(): raise ValueError(f"{v.name}: text longer than its width {v.width}")
     b = np.ascontiguousarray(text.astype(f'S{v.width}')).view(np.uint8).reshape(-1, v.width)
     return np.where(b == 0, np.uint8(32), b)                                           # blank padded
@@ -171,7 +171,8 @@ def write_xpt(path:str|Path, # file to create or replace
     with atomic_write(path) as tmp, open(tmp, 'wb') as f:
         f.write(_xpt_header(table, variables, created))
         for chunk in chunks:
-            rows = np.concatenate([_encode(v, chunk[v.name]) for v in variables], axis=1)
-            f.write(rows.tobytes()); n += len(rows)
+            rows, at = np.empty((len(chunk[variables[0].name]), reclen), np.uint8), 0
+            for v in variables: rows[:, at:at + v.width], at = _encode(v, chunk[v.name]), at + v.width
+            f.write(rows.data); n += len(rows)
         f.write(b' ' * (-(n * reclen) % CARD))
     return n
