@@ -6,7 +6,7 @@
 from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 from ..core import DataError, safe_id, shared_dir
 
 # %% auto #0

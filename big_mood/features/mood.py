@@ -6,7 +6,7 @@
 from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 from ..core import ConfigError, DataError, atomic_write, safe_id
 from .sleep import (SLEEP_INDEXES, daily_sleep_indexes, episodes_to_minutes, parse_sleep_episodes,
                                      read_sleep_episodes)

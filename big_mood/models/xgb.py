@@ -74,7 +74,7 @@ def split_rows(table:pd.DataFrame, label:str, protocol:str, seed:int=0, **kw) ->
 
 # %% ../../nbs/31_xgb.ipynb #eb93fed5
 XGB_DEFAULTS = dict(n_estimators=300, max_depth=6, learning_rate=0.05, subsample=0.8, colsample_bytree=0.8, min_child_weight=1.0,
-                    gamma=0.0, tree_method='hist')
+                    gamma=0.0, tree_method='hist', n_jobs=1)   # one thread: on a shared 2-core machine two spinning threads ran 14x slower
 
 def _few(xs) -> str: return ', '.join(map(str, xs[:4])) + (' ...' if len(xs) > 4 else '')
 
