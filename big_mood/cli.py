@@ -11,7 +11,8 @@ from .pipeline import run_stage
 
 # %% auto #0
 __all__ = ['parse_assignments', 'cmd_stage', 'add_stage', 'cmd_weights_convert', 'add_weights', 'cmd_pat_embed', 'add_pat',
-           'cmd_features', 'add_features', 'cmd_xgb_import', 'add_xgb', 'build_parser', 'main']
+           'cmd_features', 'add_features', 'cmd_xgb_import', 'add_xgb', 'cmd_nhanes_synth', 'cmd_nhanes_weeks',
+           'add_nhanes', 'build_parser', 'main']
 
 # %% ../nbs/61_cli.ipynb #989657e5
 def parse_assignments(items:list[str]) -> dict:
@@ -117,6 +118,40 @@ def add_xgb(sub):
     i.add_argument('--out', required=True, help='folder for NAME.json, NAME.meta.json and NAME_predictions.csv')
     i.set_defaults(func=cmd_xgb_import)
 
+# %% ../nbs/61_cli.ipynb #29d3ae5e
+from .data.synthetic_files import synth_cycle
+from .data.nhanes_preprocess import available_cycles, preprocess_nhanes
+
+def cmd_nhanes_synth(args):
+    "Write a synthetic NHANES cycle."
+    paths = synth_cycle(args.out, args.cycle, args.participants, args.seed)
+    print(f"wrote synthetic cycle {args.cycle} ({args.participants} participants, seed {args.seed}) to {args.out}: {', '.join(sorted(paths))}")
+
+def cmd_nhanes_weeks(args):
+    "CDC files -> weeks, participants, labels and splits."
+    cycles = args.cycles or available_cycles(args.raw)
+    if not cycles: raise ConfigError(f"{args.raw}: no PAXMIN_G/H or PAXRAW_C/D .xpt file (give the folder of CDC files)")
+    label = None if args.label_cycle == 'none' else args.label_cycle or ('H' if 'H' in cycles else None)
+    s = preprocess_nhanes(args.raw, args.out, cycles, label, args.seed)
+    print(f"wrote {args.out}: " + '; '.join(f"{c}: {v.get('included', 0)} included of {sum(v.values())}" for c, v in s['participants'].items())
+          + (f"; labels from {label}" if label else '; no labels'))
+
+def add_nhanes(sub):
+    p = sub.add_parser('nhanes', help='NHANES files: synthetic cycles, weeks').add_subparsers(dest='nhanes_command', required=True, metavar='ACTION')
+    s = p.add_parser('synth', help='write a synthetic NHANES cycle as CDC-layout XPT files')
+    s.add_argument('--out', required=True, help='folder to write into')
+    s.add_argument('--participants', type=int, default=500, help='participants with monitor data (2013-14 real: 7,769)')
+    s.add_argument('--seed', type=int, default=0, help='random seed')
+    s.add_argument('--cycle', choices=['G', 'H', 'C', 'D'], default='H', help='G 2011-12, H 2013-14 (wrist, with labels), C 2003-04, D 2005-06 (hip)')
+    s.set_defaults(func=cmd_nhanes_synth)
+    w = p.add_parser('weeks', help='folder of CDC files -> weeks, participants, labels, splits (parquet)')
+    w.add_argument('--raw', required=True, help='folder of CDC files (PAXHD+PAXMIN, PAXRAW; DEMO, DPQ, RXQ_RX, SLQ for labels)')
+    w.add_argument('--out', required=True, help='output folder')
+    w.add_argument('--cycles', nargs='+', choices=['C', 'D', 'G', 'H'], help='cycles to read (default: every minute file in --raw)')
+    w.add_argument('--label-cycle', choices=['C', 'D', 'G', 'H', 'none'], help='cycle whose questionnaires give the labels (default: H when read)')
+    w.add_argument('--seed', type=int, default=0, help='seed of the splits')
+    w.set_defaults(func=cmd_nhanes_weeks)
+
 # %% ../nbs/61_cli.ipynb #b5d9e7cc
 def build_parser() -> argparse.ArgumentParser:
     "The `big-mood` argument parser with every subcommand."
@@ -127,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_pat(sub)
     add_features(sub)
     add_xgb(sub)
+    add_nhanes(sub)
     return parser
 
 def main(argv:list[str]|None=None) -> int:

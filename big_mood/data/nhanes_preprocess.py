@@ -13,8 +13,8 @@ from .nhanes import PAPER_N, TASKS, nhanes_labels
 from .nhanes_weeks import CYCLES, paxmin_weeks, paxraw_weeks
 
 # %% auto #0
-__all__ = ['SYNTHETIC_MARKER', 'apply_exclusions', 'check_data_source', 'preprocess_nhanes', 'summarize', 'cohort_flow',
-           'label_prevalence', 'day_profile']
+__all__ = ['SYNTHETIC_MARKER', 'apply_exclusions', 'check_data_source', 'available_cycles', 'preprocess_nhanes', 'summarize',
+           'cohort_flow', 'label_prevalence', 'day_profile']
 
 # %% ../../nbs/01d_nhanes_preprocess.ipynb #8f34e1f3
 def apply_exclusions(weeks:Weeks, # a cycle's weeks (one per participant)
@@ -52,6 +52,13 @@ def check_data_source(raw_dir:str|Path, # the raw folder
     if data_source == 'nhanes' and marked:
         raise ConfigError(f"base.data_source is nhanes but {raw_dir} holds synthetic cycles {', '.join(marked)}: point preprocess.raw_dir at the real CDC files")
     if data_source not in ('synthetic', 'nhanes'): raise ConfigError(f"base.data_source must be synthetic or nhanes for NHANES preprocessing, got {data_source!r}")
+
+# %% ../../nbs/01d_nhanes_preprocess.ipynb #3727f478
+def available_cycles(raw_dir:str|Path, # the raw folder
+                    ) -> list[str]:
+    "Cycle letters whose minute file (PAXMIN or PAXRAW .xpt) is in `raw_dir`."
+    names = {p.name.upper() for p in Path(raw_dir).glob('*')} if Path(raw_dir).is_dir() else set()
+    return [c for c, table in CYCLES.items() if f'{table}.XPT' in names]
 
 # %% ../../nbs/01d_nhanes_preprocess.ipynb #228f2570
 def _cycle_weeks(raw_dir, cycle:str, first_day:int, fill:str, wear_window:int, chunk_rows:int):
@@ -129,7 +136,7 @@ def day_profile(weeks:Weeks, # a week table
     y = labels.set_index(labels['id'].astype(str))[task].reindex(weeks.meta['id'].astype(str))
     out = {}
     for value in sorted(y.dropna().unique()):
-        rows = (y == value).to_numpy()
+        rows = (y == value).fillna(False).to_numpy(bool)
         m, v = weeks.minutes[rows].reshape(-1, 1440), weeks.valid[rows].reshape(-1, 1440)
         out[int(value)] = (m * v).sum(0, dtype=np.float64) / np.maximum(v.sum(0, dtype=np.float64), 1)
     return pd.DataFrame(out, index=pd.RangeIndex(1440, name='minute of day'))

@@ -72,7 +72,7 @@ def activity_traits(people:pd.DataFrame, # from `synth_people`: age, sex and tru
         level=level * eff(d, 0.85) * eff(s, 0.95), onset=onset + 40 * d,
         onset_sd=r.uniform(15, 45, m) * eff(d, 1.5) * eff(sd, 1.3), duration=duration + 30 * b - 20 * sd, duration_sd=r.uniform(20, 50, m),
         awakenings=r.gamma(3, 1, m) * eff(b, 0.5) * eff(s, 1.4) * eff(sd, 1.8), sleep_move=r.uniform(0.3, 1.0, m) * eff(b, 0.6),
-        gap_rate=r.beta(2, 5, m), night_off=np.where(r.random(m) < 0.05, r.uniform(0.3, 1, m), 0.0))
+        gap_rate=r.beta(2, 3, m), night_off=np.where(r.random(m) < 0.15, r.uniform(0.3, 1, m), 0.0))
 
 # %% ../../nbs/02_synthetic.ipynb #6213624e
 def demo_table(people:pd.DataFrame, cycle:str, r:np.random.Generator) -> pd.DataFrame:
@@ -158,7 +158,7 @@ def minute_activity(people:pd.DataFrame, # a batch of people (activity traits), 
         off |= night & (r.random((B, 1)) < p['night_off'])
     for k in range(DAYS):                                                          # daytime non-wear gaps
         start = k * DAY + r.uniform(8 * 60, 20 * 60, (B, 1))
-        off |= (t >= start) & (t < start + r.uniform(30, 240, (B, 1))) & (r.random((B, 1)) < p['gap_rate'])
+        off |= (t >= start) & (t < start + r.uniform(30, 360, (B, 1))) & (r.random((B, 1)) < p['gap_rate'])
     rho, sigma = 0.9, 0.9
     noise = lfilter([sigma * np.sqrt(1 - rho ** 2)], [1, -rho], r.standard_normal((B, t.size)), axis=1)
     profile = 1 + 0.35 * np.cos(2 * np.pi * (t % DAY - 15 * 60) / DAY)
