@@ -47,7 +47,7 @@ def read_minute_counts(path:str|Path, # CSV with columns `timestamp` (local time
             raise DataError(f"{path.name} line {i + 2}: " + what.format(df[['timestamp', 'activity'][what.startswith('activity')]].iloc[i]))
     if (ts != ts.dt.floor('min')).any(): raise DataError(f"{path.name}: timestamps must fall on whole minutes (1-minute epochs)")
     keep = _drop_repeated_hour(ts, path.name)
-    s = pd.Series(counts[keep].to_numpy(np.float32), index=pd.DatetimeIndex(ts[keep]), name=participant)
+    s = pd.Series(counts[keep].to_numpy(np.float32), index=pd.DatetimeIndex(ts[keep]).as_unit('ns'), name=participant)
     return s.reindex(pd.date_range(s.index[0], s.index[-1], freq='min')).rename(participant)
 
 # %% ../../nbs/03_actigraphy.ipynb #6d73e5b8

@@ -166,6 +166,7 @@ def check_sleep_minutes(sleep:pd.Series, # 1 asleep, 0 awake, NaN unknown, on mi
     if (bad := (values.isna() & sleep.notna()) | ~(values.isin([0, 1]) | values.isna())).any():
         raise DataError(f"{source}: value {str(sleep[bad].iloc[0])!r} at {sleep.index[bad.to_numpy()][0]} is not 1 (asleep), 0 (awake) or empty")
     values = values.sort_index()
+    values.index = values.index.as_unit('ns')   # one time unit whatever the source (pandas 3 parses text to microseconds)
     grid = pd.date_range(_noon_floor(values.index[0]), _noon_floor(values.index[-1]) + pd.Timedelta(days=1), freq='min', inclusive='left')
     return values.reindex(grid).rename('sleep')
 

@@ -1,0 +1,50 @@
+"""`big-mood xgb import-pickle`: warns before unpickling, converts and checks; wrong files exit 2 with one line."""
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+
+from big_mood.cli import main
+from big_mood.features.mood import FEATURE_NAMES
+
+
+@pytest.fixture(scope='module')
+def published_like(tmp_path_factory):
+    d = tmp_path_factory.mktemp('mood_ml')
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(300, 36)), columns=list(FEATURE_NAMES))
+    model = xgb.XGBClassifier(n_estimators=20, max_depth=3, n_jobs=1).fit(X, (X['Circadian_phase_Zscore'] > 0.5).astype(int))
+    with open(d / 'XGBoost_HME.pkl', 'wb') as f: pickle.dump(model, f)
+    X.head(76).rename_axis('').set_axis(pd.date_range('2018-12-20', periods=76).strftime('%Y-%m-%d')).to_csv(d / 'test.csv')
+    return d
+
+
+def test_import_pickle_writes_json_and_predictions(tmp_path, capsys, published_like):
+    code = main(['xgb', 'import-pickle', str(published_like / 'XGBoost_HME.pkl'), '--features', str(published_like / 'test.csv'),
+                 '--out', str(tmp_path)])
+    out = capsys.readouterr()
+    assert code == 0 and out.err.startswith('big-mood: warning: unpickling runs code')
+    assert 'episode: hypomanic' in out.out and 'checked on test.csv: 76 rows' in out.out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['XGBoost_HME.json', 'XGBoost_HME.meta.json', 'XGBoost_HME_predictions.csv']
+    assert pd.read_csv(tmp_path / 'XGBoost_HME_predictions.csv')['date'][0] == '2018-12-20'
+
+
+@pytest.mark.parametrize('make, message', [
+    (lambda d: d / 'missing.pkl', 'missing.pkl: pickle not found'),
+    (lambda d: (d / 'notes.pkl').write_bytes(b'plain text, not a pickle') and d / 'notes.pkl', 'could not be unpickled'),
+    (lambda d: (d / 'list.pkl').write_bytes(pickle.dumps([1, 2])) and d / 'list.pkl', 'holds a builtins.list, not an XGBoost classifier'),
+])
+def test_wrong_file_exits_2_with_one_line(tmp_path, capsys, make, message):
+    code = main(['xgb', 'import-pickle', str(make(tmp_path)), '--out', str(tmp_path / 'out')])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 2 and len(err) == 2 and err[0].startswith('big-mood: warning:') and err[1].startswith('big-mood: error:') and message in err[1], err
+
+
+def test_features_csv_in_another_order_exits_2(tmp_path, capsys, published_like):
+    df = pd.read_csv(published_like / 'test.csv')
+    df[[df.columns[0], *FEATURE_NAMES[::-1]]].to_csv(tmp_path / 'perm.csv', index=False)
+    code = main(['xgb', 'import-pickle', str(published_like / 'XGBoost_HME.pkl'), '--features', str(tmp_path / 'perm.csv'), '--out', str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and 'perm.csv: columns differ' in err
