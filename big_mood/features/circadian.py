@@ -8,7 +8,7 @@ import numpy as np, pandas as pd
 from scipy.integrate import odeint
 from scipy.signal import find_peaks
 from ..core import ConfigError
-from .sleep import _day_grid, _runs, sleep_windows
+from .sleep import day_grid, run_lengths, sleep_windows
 
 # %% auto #0
 __all__ = ['FORGER99', 'CIRCADIAN_INDEXES', 'simulate_pacemaker', 'light_schedule', 'cbt_minima', 'daily_phase_amplitude',
@@ -84,7 +84,7 @@ def light_schedule(sleep:pd.Series, # minute series (1 asleep, 0 awake, NaN unkn
         dark = np.cumsum(dark)[:n] > 0
     elif light_from == 'minutes': dark = sleep.to_numpy() == 1
     else: raise ConfigError(f"light_from must be 'windows' or 'minutes', got {light_from!r}")
-    starts, lengths, values = _runs(dark)
+    starts, lengths, values = run_lengths(dark)
     return np.r_[starts, n] / 60, np.where(values, lux_asleep, lux_awake)
 
 # %% ../../nbs/21_circadian.ipynb #f708c5e0
@@ -166,12 +166,12 @@ def circadian_indexes(sleep:pd.Series, # minute series (1 asleep, 0 awake, NaN u
                       **window_kw, # passed to `sleep_windows`
                      ) -> pd.DataFrame:
     "Daily `Circadian_phase` (DLMO clock hour) and `Circadian_amplitude`, one row per sleep day (index `date`)."
-    days = _day_grid(sleep)
+    days = day_grid(sleep)
     known = np.isnan(days).mean(1) <= 1 - min_coverage
     dates = (sleep.index[0] + pd.Timedelta(hours=12)).normalize() + pd.to_timedelta(np.arange(len(days)), unit='D')
     out = pd.DataFrame(np.nan, index=pd.DatetimeIndex(dates, name='date'), columns=list(CIRCADIAN_INDEXES))
     sim_kw = dict(params=params, rtol=rtol, atol=atol)
-    starts, lengths, values = _runs(known)
+    starts, lengths, values = run_lengths(known)
     for d0, nd in zip(starts[values], lengths[values]):
         seg = sleep.iloc[d0 * 1440:(d0 + nd) * 1440]
         if (typical := _typical_schedule(sleep_windows(seg.iloc[:7 * 1440], **window_kw))) is None: continue

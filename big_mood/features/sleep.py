@@ -13,7 +13,7 @@ from ..core import ConfigError, DataError
 # %% auto #0
 __all__ = ['EPISODE_COLUMNS', 'COLE_KRIPKE_WEIGHTS', 'COLE_KRIPKE_P', 'SCORERS', 'SLEEP_INDEXES', 'parse_sleep_episodes',
            'read_sleep_episodes', 'episodes_to_minutes', 'check_sleep_minutes', 'read_sleep_minutes', 'cole_kripke',
-           'sadeh', 'score_sleep', 'sleep_windows', 'sleep_amplitude', 'daily_sleep_indexes']
+           'sadeh', 'score_sleep', 'run_lengths', 'sleep_windows', 'day_grid', 'sleep_amplitude', 'daily_sleep_indexes']
 
 # %% ../../nbs/20_sleep.ipynb #df5fb65c
 EPISODE_COLUMNS = ('sleep_start', 'sleep_end', 'time_in_bed', 'minutes_sleep', 'minutes_awake')
@@ -225,14 +225,14 @@ def score_sleep(activity:pd.Series, # activity counts on minute timestamps (loca
     return check_sleep_minutes(pd.Series(SCORERS[method](counts.to_numpy(float), **kwargs), index=grid), f'{activity.name or "activity"} ({method})')
 
 # %% ../../nbs/20_sleep.ipynb #2d925a04
-def _runs(a:np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def run_lengths(a:np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "Run-length encoding of `a` [T]: starts, lengths, values."
     starts = np.r_[0, np.flatnonzero(a[1:] != a[:-1]) + 1]
     return starts, np.diff(np.r_[starts, len(a)]), a[starts]
 
 def _flip_runs(a:np.ndarray, value:int, shorter_than:int, interior:bool) -> np.ndarray:
     "Set runs of `value` shorter than `shorter_than` to 1 - value (only runs between runs of 1 - value if `interior`)."
-    starts, lengths, values = _runs(a)
+    starts, lengths, values = run_lengths(a)
     flip = (values == value) & (lengths < shorter_than)
     if interior: flip &= (np.r_[-1, values[:-1]] == 1 - value) & (np.r_[values[1:], -1] == 1 - value)
     return np.repeat(np.where(flip, 1 - value, values), lengths)
@@ -250,7 +250,7 @@ def sleep_windows(sleep:pd.Series, # minute series (1 asleep, 0 awake, NaN unkno
     a = _flip_runs(a, 0, flip_minutes, interior=True)
     a = _flip_runs(a, 1, flip_minutes, interior=False)
     a = _flip_runs(a, 0, merge_minutes, interior=True)
-    starts, lengths, values = _runs(a)
+    starts, lengths, values = run_lengths(a)
     starts, lengths = starts[values == 1], lengths[values == 1]
     cum = np.r_[0, np.cumsum(np.nan_to_num(raw))]
     st = cum[starts + lengths] - cum[starts]
@@ -265,8 +265,8 @@ def sleep_windows(sleep:pd.Series, # minute series (1 asleep, 0 awake, NaN unkno
 SLEEP_INDEXES = ('ST_long', 'ST_short', 'WT_long', 'WT_short', 'LongSleepWindow_length', 'LongSleepWindow_number',
                  'ShortSleepWindow_length', 'ShortSleepWindow_number', 'Sleep_percentage', 'Sleep_amplitude')
 
-def _day_grid(sleep:pd.Series) -> np.ndarray:
-    "The minute series as [days, 1440], checking that it is noon-aligned."
+def day_grid(sleep:pd.Series) -> np.ndarray:
+    "The minute series as [days, 1440] (one row per sleep day), checking that it is noon-aligned."
     if len(sleep) % 1440 or sleep.index[0] != _noon_floor(sleep.index[0]):
         raise DataError("minute series must start at noon and hold whole days: build it with episodes_to_minutes or check_sleep_minutes")
     return sleep.to_numpy(np.float32).reshape(-1, 1440)
@@ -287,7 +287,7 @@ def daily_sleep_indexes(sleep:pd.Series, # minute series, noon-aligned (`episode
                         **window_kw, # passed to `sleep_windows`
                        ) -> pd.DataFrame:
     "The 10 daily sleep indexes, one row per sleep day (index `date`), NaN for days with too little data."
-    days = _day_grid(sleep)
+    days = day_grid(sleep)
     dates = (sleep.index[0] + pd.Timedelta(hours=12)).normalize() + pd.to_timedelta(np.arange(len(days)), unit='D')
     w = sleep_windows(sleep, **window_kw)
     d = ((w['date'] - dates[0]) // pd.Timedelta(days=1)).to_numpy().astype(int)

@@ -15,7 +15,8 @@ from ..features.mood import FEATURE_NAMES
 # %% auto #0
 __all__ = ['EPISODE_MODELS', 'PAPER_AUC', 'PAPER_AUC_RANDOM', 'SPLITS', 'XGB_DEFAULTS', 'PICKLE_WARNING', 'next_day_table',
            'paper_split', 'random_split', 'participant_split', 'split_rows', 'table_sha256', 'train_xgb', 'predict_xgb',
-           'save_xgb', 'load_xgb', 'evaluate_xgb', 'feature_importance', 'read_features_csv', 'import_pickle']
+           'save_xgb', 'load_xgb', 'evaluate_xgb', 'feature_importance', 'read_features_csv', 'unpickle_classifier',
+           'import_pickle']
 
 # %% ../../nbs/31_xgb.ipynb #be5c3476
 EPISODE_MODELS = {'DE': 'depressive', 'ME': 'manic', 'HME': 'hypomanic'}
@@ -187,6 +188,19 @@ def read_features_csv(path:str|Path) -> pd.DataFrame:
     _check_columns(df, FEATURE_NAMES, path.name)
     return df
 
+def unpickle_classifier(pkl:str|Path) -> xgb.XGBClassifier:
+    "The XGBClassifier pickled in `pkl`, checked to use the 36 features in the published order (unpickling runs its code)."
+    pkl = Path(pkl)
+    if not pkl.is_file(): raise DataError(f"{pkl}: pickle not found")
+    warnings.warn(PICKLE_WARNING, stacklevel=2)
+    try:
+        with open(pkl, 'rb') as f: obj = pickle.load(f)
+    except Exception as e: raise ModelError(f"{pkl}: could not be unpickled ({type(e).__name__}: {e})") from e
+    if not isinstance(obj, xgb.XGBClassifier): raise ModelError(f"{pkl}: holds a {type(obj).__module__}.{type(obj).__name__}, not an XGBoost classifier")
+    if obj.get_booster().feature_names != list(FEATURE_NAMES): raise ModelError(f"{pkl}: the model's features are not the 36 published ones in their order")
+    return obj
+
+# %% ../../nbs/31_xgb.ipynb #529fda49
 def import_pickle(pkl:str|Path, # a published XGBoost_*.pkl (unpickling runs its code)
                   out_dir:str|Path, # where NAME.json and NAME.meta.json go
                   features_csv:str|Path|None=None, # optional check: `date` + 36 features
@@ -194,15 +208,8 @@ def import_pickle(pkl:str|Path, # a published XGBoost_*.pkl (unpickling runs its
                  ) -> dict:
     "Convert a pickled XGBoost classifier to JSON + metadata; check it on `features_csv` if given."
     pkl, out_dir = Path(pkl), Path(out_dir)
-    if not pkl.is_file(): raise DataError(f"{pkl}: pickle not found")
     name = safe_id(pkl.stem, 'model name')
-    warnings.warn(PICKLE_WARNING, stacklevel=2)
-    try:
-        with open(pkl, 'rb') as f: obj = pickle.load(f)
-    except Exception as e: raise ModelError(f"{pkl}: could not be unpickled ({type(e).__name__}: {e})") from e
-    if not isinstance(obj, xgb.XGBClassifier): raise ModelError(f"{pkl}: holds a {type(obj).__module__}.{type(obj).__name__}, not an XGBoost classifier")
-    booster = obj.get_booster()
-    if booster.feature_names != list(FEATURE_NAMES): raise ModelError(f"{pkl}: the model's features are not the 36 published ones in their order")
+    booster = (obj := unpickle_classifier(pkl)).get_booster()
     code = next((k for k in sorted(EPISODE_MODELS, key=len, reverse=True) if name.upper().endswith(k)), None)
     json_path = out_dir/f'{name}.json'
     with atomic_write(json_path) as tmp: booster.save_model(tmp)
@@ -210,13 +217,10 @@ def import_pickle(pkl:str|Path, # a published XGBoost_*.pkl (unpickling runs its
             'episode': EPISODE_MODELS.get(code), 'imported_from': pkl.name, 'pickle_sha256': file_sha256(pkl), 'model_sha256': file_sha256(json_path)}
     with atomic_write(json_path.with_suffix('.meta.json')) as tmp: tmp.write_text(json.dumps(meta, indent=1))
     report = {'model': str(json_path), 'episode': meta['episode'], 'n_trees': meta['n_trees']}
-    if features_csv is not None:
-        df = read_features_csv(features_csv)
-        loaded, _ = load_xgb(json_path)
-        p_pickle, p_json = obj.predict_proba(df[list(FEATURE_NAMES)])[:, 1], predict_xgb(loaded, df)
-        diff = float(np.abs(p_pickle - p_json).max())
-        if diff > tolerance: raise ModelError(f"{json_path.name}: JSON predictions differ from the pickle's by {diff:.2e} (> {tolerance:.0e}) on {Path(features_csv).name}")
-        out = pd.DataFrame({'date': df['date'], 'normal': 1 - p_json, 'episode': p_json})
-        with atomic_write(out_dir/f'{name}_predictions.csv') as tmp: out.to_csv(tmp, index=False)
-        report.update(checked_on=Path(features_csv).name, rows=len(df), max_abs_diff=diff, predictions=str(out_dir/f'{name}_predictions.csv'))
-    return report
+    if features_csv is None: return report
+    df = read_features_csv(features_csv)
+    p_pickle, p_json = obj.predict_proba(df[list(FEATURE_NAMES)])[:, 1], predict_xgb(load_xgb(json_path)[0], df)
+    if (diff := float(np.abs(p_pickle - p_json).max())) > tolerance:
+        raise ModelError(f"{json_path.name}: JSON predictions differ from the pickle's by {diff:.2e} (> {tolerance:.0e}) on {Path(features_csv).name}")
+    with atomic_write(out_dir/f'{name}_predictions.csv') as tmp: pd.DataFrame({'date': df['date'], 'normal': 1 - p_json, 'episode': p_json}).to_csv(tmp, index=False)
+    return {**report, 'checked_on': Path(features_csv).name, 'rows': len(df), 'max_abs_diff': diff, 'predictions': str(out_dir/f'{name}_predictions.csv')}
