@@ -1,0 +1,107 @@
+"""The preprocess step end to end on synthetic cycles of all four layouts (C, D: PAXRAW; G, H: PAXMIN), checked against an independent reading."""
+import json
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+import pytest
+
+from big_mood.core import ConfigError
+from big_mood.data.nhanes import TASKS
+from big_mood.data.nhanes_preprocess import check_data_source, preprocess_nhanes
+from big_mood.data.synthetic_files import synth_cycle
+from big_mood.data.weeks import read_weeks, task_arrays
+
+
+@pytest.fixture(scope='module')
+def run(tmp_path_factory):
+    "Synthetic C, D, G (small) and H (300, with labels) preprocessed with the default rules."
+    raw, out = tmp_path_factory.mktemp('raw'), tmp_path_factory.mktemp('out')
+    for cycle, n in (('C', 12), ('D', 12), ('G', 25), ('H', 300)): synth_cycle(raw, cycle, n, seed=0)
+    summary = preprocess_nhanes(raw, out, ['C', 'D', 'G', 'H'], 'H', seed=0, chunk_rows=200_000)
+    return raw, out, summary
+
+
+def test_readers_pass_on_all_four_layouts(run):
+    raw, out, summary = run
+    weeks = read_weeks(out/'weeks')
+    assert sorted(weeks.meta.cohort.unique()) == ['nhanes_C', 'nhanes_D', 'nhanes_G', 'nhanes_H']
+    assert weeks.minutes.shape[1] == 10080 and np.isfinite(weeks.minutes).all() and (weeks.minutes >= 0).all()
+    assert {c: v['included'] for c, v in summary['participants'].items()} == {
+        c: int((weeks.meta.cohort == c).sum()) for c in ('nhanes_C', 'nhanes_D', 'nhanes_G', 'nhanes_H')}
+    assert sorted(p.name for p in (out/'weeks').iterdir()) == ['nhanes_C.parquet', 'nhanes_D.parquet', 'nhanes_G.parquet', 'nhanes_H.parquet']
+
+
+def test_paxmin_week_agrees_with_an_independent_reading(run):
+    raw, out, _ = run
+    hd = pyreadstat.read_xport(str(raw/'PAXHD_H.xpt'))[0].set_index('SEQN')
+    pax = pyreadstat.read_xport(str(raw/'PAXMIN_H.xpt'), usecols=['SEQN', 'PAXSSNMP', 'PAXMTSM', 'PAXPREDM', 'PAXQFM'], row_limit=40000)[0]
+    weeks = read_weeks(out/'weeks', cohorts=['nhanes_H'])
+    for seqn in pax.SEQN.unique()[:2]:
+        p = pax[pax.SEQN == seqn]
+        h, m, s = map(int, hd.PAXFTIME[seqn].split(':'))
+        w = (h * 3600 + m * 60 + s + p.PAXSSNMP.to_numpy() / 80) // 60 - 1440           # minutes from 00:00 of day 2
+        keep = (w >= 0) & (w < 10080)
+        row = weeks.meta.index[weeks.meta.id == str(int(seqn))][0]
+        np.testing.assert_array_equal(weeks.minutes[row, w[keep].astype(int)], np.clip(p.PAXMTSM.to_numpy()[keep], 0, None).astype(np.float32))
+        ok = (p.PAXMTSM >= 0) & (p.PAXQFM == 0) & (p.PAXPREDM != '3')
+        np.testing.assert_array_equal(weeks.valid[row, w[keep].astype(int)], ok.to_numpy()[keep])
+
+
+def test_paxraw_week_agrees_with_an_independent_reading(run):
+    raw, out, _ = run
+    pax = pyreadstat.read_xport(str(raw/'PAXRAW_D.xpt'))[0]
+    weeks = read_weeks(out/'weeks', cohorts=['nhanes_D'])
+    for row, seqn in enumerate(weeks.meta.id.astype(float)[:3]):
+        p = pax[pax.SEQN == seqn]
+        np.testing.assert_array_equal(weeks.minutes[row, (p.PAXN - 1).astype(int)], p.PAXINTEN.to_numpy(np.float32))
+
+
+def test_no_participant_in_two_splits(run):
+    _, out, _ = run
+    splits = pd.read_parquet(out/'splits.parquet')
+    assert set(splits.task) == set(TASKS)
+    assert not splits.duplicated(['task', 'size', 'id']).any()
+
+
+def test_labels_and_splits_cover_only_included_2013_14_participants(run):
+    _, out, summary = run
+    labels, splits = pd.read_parquet(out/'labels.parquet'), pd.read_parquet(out/'splits.parquet')
+    included = set(read_weeks(out/'weeks', cohorts=['nhanes_H']).meta.id)
+    assert set(labels.id) == included and set(splits.id) <= included
+    assert summary['labels']['benzodiazepine']['labelled'] == int(labels.benzodiazepine.notna().sum())
+
+
+def test_task_arrays_on_preprocess_output(run):
+    _, out, _ = run
+    data = task_arrays(read_weeks(out/'weeks', cohorts=['nhanes_H']), pd.read_parquet(out/'labels.parquet'), pd.read_parquet(out/'splits.parquet'),
+                       'ssri', 'full', 'paper')
+    assert abs(float(data['test'].x.mean())) < 1e-3 and set(np.unique(data['train'].y)) == {0, 1}
+
+
+def test_same_seed_same_outputs(run, tmp_path):
+    raw, out, _ = run
+    preprocess_nhanes(raw, tmp_path, ['H'], 'H', seed=0)
+    for name in ('labels', 'splits'):
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path/f'{name}.parquet'), pd.read_parquet(out/f'{name}.parquet'))
+    assert (read_weeks(tmp_path/'weeks').minutes == read_weeks(out/'weeks', cohorts=['nhanes_H']).minutes).all()
+
+
+def test_week_files_of_cycles_not_in_the_run_are_removed(run, tmp_path):
+    raw, _, _ = run
+    preprocess_nhanes(raw, tmp_path, ['C', 'G'], None)
+    preprocess_nhanes(raw, tmp_path, ['C'], None)
+    assert [p.name for p in (tmp_path/'weeks').iterdir()] == ['nhanes_C.parquet']
+
+
+def test_label_cycle_must_be_read(run, tmp_path):
+    raw, _, _ = run
+    with pytest.raises(ConfigError, match="label_cycle 'H' must be one of the cycles"):
+        preprocess_nhanes(raw, tmp_path, ['G'], 'H')
+
+
+def test_synthetic_folder_is_refused_as_real_nhanes(run):
+    raw, _, _ = run
+    assert json.loads((raw/'SYNTHETIC_H.json').read_text())['note'].startswith('synthetic data')
+    with pytest.raises(ConfigError, match='holds synthetic cycles C, H'):
+        check_data_source(raw, 'nhanes', ['C', 'H'])
