@@ -148,6 +148,9 @@ def test_participant_with_no_minutes_and_short_recording_are_counted(raw, tmp_pa
     day = df.PAXDAYM.str.decode('ascii').astype(int)
     df = df[(df.SEQN != first) & ~((df.SEQN == second) & (day > 4))]             # first: no minutes; second: stops after day 4
     write_xpt(raw/'PAXMIN_H.xpt', 'PAXMIN_H', codebook('PAXMIN_H'), [df])
+    days = read_table(raw/'PAXDAY_H.xpt', 'PAXDAY_H', one_per_person=False)
+    days = days[(days.SEQN != first) & ~((days.SEQN == second) & (days.PAXDAYD.astype(int) > 4))]   # PAXDAY says the same
+    write_xpt(raw/'PAXDAY_H.xpt', 'PAXDAY_H', codebook('PAXDAY_H'), [days])
     summary = preprocess_nhanes(raw, tmp_path/'out', ['H'], None)
     flow = pd.read_parquet(tmp_path/'out'/'participants.parquet').set_index('id')
     assert flow.loc[str(int(first)), 'excluded'] == 'no minutes in the file'
@@ -160,3 +163,15 @@ def test_min_valid_days_excludes_with_its_reason(cohort, tmp_path):
     flow = pd.read_parquet(tmp_path/'out'/'participants.parquet')
     has_data = flow[flow.rows > 0]
     assert set(has_data.excluded) <= {'fewer than 8 valid days (>= 600 valid minutes)', 'no minutes in the week'}
+
+
+def test_minute_file_cut_on_a_record_boundary_is_refused_against_paxday(raw, tmp_path):
+    path = raw/'PAXMIN_H.xpt'
+    lay = xpt_layout(path)
+    cut = lay.data_start + (lay.n_rows // 2) * lay.record_len
+    cut -= (cut - lay.data_start) % (80 * lay.record_len)                        # whole records and whole 80-byte cards: size and tail look fine
+    path.write_bytes(path.read_bytes()[:cut])
+    assert xpt_layout(path).n_rows < lay.n_rows
+    with pytest.raises(DataError, match=r'PAXMIN_H: SEQN \d+ has \d+ minutes on day \d but PAXDAY_H says \d+ \(\d+ participant-days differ\): the minute file is incomplete'):
+        preprocess_nhanes(raw, tmp_path/'out', ['H'], None)
+    assert not (tmp_path/'out').exists()

@@ -71,7 +71,7 @@ def paxmin_weeks(folder:str|Path, # raw folder with PAXHD_{cycle} and PAXMIN_{cy
     lay = xpt_layout(find_table(folder, f'PAXMIN_{cycle}', csv=False))
     cols = ['SEQN', 'PAXDAYM', 'PAXSSNMP', 'PAXMTSM', 'PAXPREDM', 'PAXQFM']
     check_types({c.name: c.kind for c in lay.columns.values()}, f'PAXMIN_{cycle}', cols, lay.path.name)
-    acc, prev, row0 = _accumulators(len(seqn)), -1.0, 0
+    acc, prev, row0, recorded = _accumulators(len(seqn)), -1.0, 0, np.zeros((len(seqn), 10), np.int64)   # rows per recording day 1-9
     for c in tqdm(iter_xpt(lay, cols, chunk_rows), total=math.ceil(lay.n_rows / chunk_rows), desc=f'PAXMIN_{cycle}', unit='chunk'):
         s, ssn = c['SEQN'], c['PAXSSNMP']
         _check_order(s * 1e5 + ssn // 4800, prev, row0, s, lay.path.name)
@@ -83,10 +83,23 @@ def paxmin_weeks(folder:str|Path, # raw folder with PAXHD_{cycle} and PAXMIN_{cy
             raise DataError(f"{lay.path.name} row {row0 + i + 1:,}: SEQN {s[i]:.0f} PAXDAYM is {c['PAXDAYM'][i].decode()} but PAXFTIME + PAXSSNMP/80 falls on day {clock[i] // 1440 + 1}: PAXHD and PAXMIN disagree")
         ok = (c['PAXQFM'] == 0) & (c['PAXPREDM'] != b'3')
         _scatter(acc, idx, clock - 1440 * (first_day - 1), c['PAXMTSM'], ok, fill)
+        recorded += np.bincount(idx * 10 + clock // 1440 + 1, minlength=len(seqn) * 10).reshape(-1, 10)
         prev, row0 = s[-1] * 1e5 + ssn[-1] // 4800, row0 + len(s)
+    _check_paxday(folder, cycle, seqn, recorded)
     weekday = (people.PAXFDAY.astype(int).to_numpy() + first_day + 4) % 7       # CDC 1 = Sunday -> 0 = Monday
     flow = pd.concat([_flow(seqn, cycle, acc), _flow(hd[hd.PAXSTS != 1].SEQN.to_numpy(), cycle, None, 'no monitor data (PAXHD PAXSTS 2)')], ignore_index=True)
     return Weeks(flow[:len(seqn)][['id', 'cohort']].assign(week=0, weekday=weekday), acc['minutes'], acc['valid']), flow
+
+def _check_paxday(folder, cycle:str, seqn:np.ndarray, recorded:np.ndarray):
+    "Refuse a PAXMIN whose rows per participant and day differ from PAXDAY's PAXTMD (minutes with data that day)."
+    day = read_table(find_table(folder, f'PAXDAY_{cycle}'), f'PAXDAY_{cycle}', ['SEQN', 'PAXDAYD', 'PAXTMD'], one_per_person=False)
+    idx = _participant_index(day.SEQN.to_numpy(), seqn, f'PAXDAY_{cycle}', 0, 'is not a PAXHD participant with data (PAXSTS 1)')
+    expected = np.zeros_like(recorded)
+    expected[idx, day.PAXDAYD.astype(int).to_numpy()] = day.PAXTMD.to_numpy()
+    if len(bad := np.argwhere(expected != recorded)):
+        i, d = bad[0]
+        raise DataError(f"PAXMIN_{cycle}: SEQN {seqn[i]:.0f} has {recorded[i, d]} minutes on day {d} but PAXDAY_{cycle} says {expected[i, d]} "
+                        f"({len(bad)} participant-days differ): the minute file is incomplete (cut short?) or from another release; download it again")
 
 def _flow(seqn:np.ndarray, cycle:str, acc:dict|None, excluded:str='') -> pd.DataFrame:
     "Flow-table rows: id, cohort, rows in the file, days with data, full days, reason if excluded up front."

@@ -77,17 +77,20 @@ def xpt_layout(path:str|Path, # an XPORT v5 file
     return XptLayout(path, meta.table_name, cols, start, offset, n)
 
 # %% ../../nbs/01a_xpt.ipynb #43f58751
+_SCALE = np.ldexp(1.0, 4 * (np.arange(128) - 64) - 56)   # 16**(exponent - 64) / 2**56, for each 7-bit exponent
+_MISSING = np.isin(np.arange(256), MISSING_CODES)
+
 def ibm_to_float(b:np.ndarray, # [N, width] uint8, width 2..8
                 ) -> np.ndarray:
     "IEEE float64 [N] from big-endian IBM/360 floats stored in `width` bytes."
     full = np.zeros((len(b), 8), np.uint8)
     full[:, :b.shape[1]] = b
-    u = full.view('>u8').ravel()
-    mant = u & np.uint64(0x00FFFFFFFFFFFFFF)
-    exp = ((u >> np.uint64(56)) & np.uint64(0x7F)).astype(np.int64)
-    x = np.ldexp(mant.astype(np.float64), 4 * (exp - 64) - 56)
-    x = np.where(u >> np.uint64(63), -x, x)
-    return np.where((mant == 0) & np.isin(full[:, 0], MISSING_CODES), np.nan, x)
+    first = full[:, 0]                                                    # sign bit and exponent
+    mant = (full.view('>u8').ravel().astype(np.uint64) & np.uint64(0x00FFFFFFFFFFFFFF)).astype(np.float64)
+    x = mant * _SCALE[first & 0x7F]                                       # exact: a power of two times a rounded fraction
+    np.negative(x, out=x, where=first >= 128)
+    x[(mant == 0) & _MISSING[first]] = np.nan
+    return x
 
 def float_to_ibm(x:np.ndarray, # [N] values (NaN = missing '.')
                  width:int=8, # bytes to keep, 2..8
