@@ -5,6 +5,7 @@
 # %% ../nbs/33_baselines.ipynb #93771321
 from __future__ import annotations
 import numpy as np, pandas as pd
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -32,7 +33,6 @@ def daily_summaries(minutes:np.ndarray, # [n, 10080] raw activity per minute (co
     if minutes.shape != valid.shape or minutes.ndim != 2 or minutes.shape[1] != MINUTES_PER_WEEK:
         raise DataError(f"daily_summaries needs minutes and valid of shape (n, {MINUTES_PER_WEEK}), got {minutes.shape} and {valid.shape}")
     v = valid.astype(bool)
-    if (empty := ~v.any(1)).any(): raise DataError(f"week row {int(np.flatnonzero(empty)[0])} has no valid minute")
     a = np.where(v, np.log1p(np.clip(minutes, 0, None)), 0.0)
     mean = lambda x, w, axis: x.sum(axis) / np.maximum(w.sum(axis), 1)
     days, vd = a.reshape(-1, 7, 1440), v.reshape(-1, 7, 1440)
@@ -46,16 +46,19 @@ def daily_summaries(minutes:np.ndarray, # [n, 10080] raw activity per minute (co
     cols = [mean(a, v, 1), sd_daily, mean((a == 0) & v, v, 1), m10, l5, (m10 - l5) / np.maximum(m10 + l5, 1e-9),
             np.sin(angle(m10_start)), np.cos(angle(m10_start)), np.sin(angle(l5_start)), np.cos(angle(l5_start)),
             *hourly.reshape(-1, 6, 4).mean(2).T, v.mean(1)]
-    return pd.DataFrame(np.stack(cols, 1), columns=SUMMARY_FEATURES)
+    out = pd.DataFrame(np.stack(cols, 1), columns=SUMMARY_FEATURES)
+    out.loc[~v.any(1), SUMMARY_FEATURES[:-1]] = np.nan     # no valid minute: nothing to summarise (imputed by `fit_logreg`)
+    return out
 
 # %% ../nbs/33_baselines.ipynb #03b62057
 def fit_logreg(features:pd.DataFrame, # [n, 17] from `daily_summaries`
                y:np.ndarray, # 0/1 labels
                C:float=1.0, # inverse L2 strength
               ) -> Pipeline:
-    "A fitted `StandardScaler` + balanced `LogisticRegression`."
+    "A fitted median imputer + `StandardScaler` + balanced `LogisticRegression`."
     if len(np.unique(y)) < 2: raise DataError(f"the feature baseline needs both classes in the training labels, got only {np.unique(y)}")
-    return make_pipeline(StandardScaler(), LogisticRegression(C=C, class_weight='balanced', max_iter=2000)).fit(features, y)
+    return make_pipeline(SimpleImputer(strategy='median'), StandardScaler(),
+                         LogisticRegression(C=C, class_weight='balanced', max_iter=2000)).fit(features, y)
 
 def baseline_runs(raw:dict, # {'train', 'val', 'test'}: (minutes [n, 10080], valid [n, 10080], y [n], ids [n]) of raw (unstandardised) weeks
                   C:float=1.0, # inverse L2 strength

@@ -49,14 +49,14 @@ def binary_metrics(y:np.ndarray, # labels 0/1
                    threshold:float=0.5, # p >= threshold is called positive
                    call:np.ndarray|None=None, # decisions made otherwise (e.g. per-fold thresholds); replaces `threshold`
                   ) -> dict:
-    "AUC, PR-AUC, and at `threshold`: sensitivity, specificity, accuracy, F1, MCC; Brier score, n, prevalence."
+    "AUC, PR-AUC, and at `threshold`: sensitivity, specificity, accuracy, F1, MCC; Brier score, n, positives, prevalence."
     y, p = np.asarray(y).astype(int), np.asarray(p, float)
     if len(np.unique(y)) < 2: raise DataError(f"metrics need both classes, got only {np.unique(y)} in {len(y)} labels")
     call = (p >= threshold).astype(int) if call is None else np.asarray(call).astype(int)
     return {'auc': roc_auc_score(y, p), 'pr_auc': average_precision_score(y, p),
             'sensitivity': float(call[y == 1].mean()), 'specificity': float(1 - call[y == 0].mean()),
             'accuracy': accuracy_score(y, call), 'f1': f1_score(y, call, zero_division=0), 'mcc': matthews_corrcoef(y, call),
-            'brier': brier_score_loss(y, p), 'threshold': float(threshold), 'n': len(y), 'prevalence': float(y.mean())}
+            'brier': brier_score_loss(y, p), 'threshold': float(threshold), 'n': len(y), 'positives': int(y.sum()), 'prevalence': float(y.mean())}
 
 # %% ../nbs/34_evaluate.ipynb #1ad9b2bb
 RUN_KEYS = ['task', 'size', 'init', 'mode', 'seed']
@@ -76,11 +76,11 @@ def run_metrics(pred:pd.DataFrame, # columns RUN_KEYS + split, id, y, prob
 
 def summarize(metrics:pd.DataFrame, # from `run_metrics`
               by:list[str]=('task', 'size', 'init', 'mode'), # what a row of the summary is (the seeds are pooled)
-              columns:list[str]=('auc', 'pr_auc', 'sensitivity', 'specificity', 'f1', 'mcc', 'brier', 'val_auc'),
+              columns:list[str]=('auc', 'pr_auc', 'sensitivity', 'specificity', 'accuracy', 'f1', 'mcc', 'brier', 'val_auc', 'positives'),
              ) -> pd.DataFrame:
-    "Mean and SD over seeds of each metric (`auc_mean`, `auc_sd`, ...) and `n_seeds`."
+    "Mean and SD over seeds of each metric present (`auc_mean`, `auc_sd`, ...) and `n_seeds`."
     g = metrics.groupby(list(by), sort=True)
-    out = g[list(columns)].agg(['mean', 'std'])
+    out = g[[c for c in columns if c in metrics]].agg(['mean', 'std'])
     out.columns = [f'{c}_{s.replace("std", "sd")}' for c, s in out.columns]
     return out.assign(n_seeds=g.size()).reset_index()
 

@@ -10,14 +10,14 @@ from typing import NamedTuple
 import numpy as np, pandas as pd, torch
 from sklearn.model_selection import train_test_split
 from .core import (ConfigError, DataError, atomic_write, file_sha256, provenance, resolve_device, seed_everything)
-from .crossval import split_arrays
+from .crossval import cv_metrics, split_arrays
 from .data.weeks import read_weeks, task_splits
-from .evaluate import binary_metrics, choose_threshold
+from .evaluate import binary_metrics, choose_threshold, run_metrics
 from .finetune import MODES, classifier_from, finetune, pos_weight, predict_proba
 from .models.pat import save_pat
 
 # %% auto #0
-__all__ = ['DATA_DIRS', 'PatPaths', 'pat_paths', 'clip_splits', 'label_column', 'ft_task']
+__all__ = ['DATA_DIRS', 'PatPaths', 'pat_paths', 'clip_splits', 'prediction_metrics', 'label_column', 'ft_task']
 
 # %% ../nbs/36_pat_tasks.ipynb #2e241c66
 DATA_DIRS = {'synthetic': 'data/processed/nhanes', 'nhanes': 'data/processed/nhanes', 'depresjon': 'data/processed/depresjon'}
@@ -62,6 +62,16 @@ def clip_splits(splits:pd.DataFrame, # task, size, split, id
         ids = g.id.astype(str).to_numpy()
         keep.append(g[g.id.astype(str).isin(_stratified_subset(ids, y[ids].astype(int).to_numpy(), max_train if s == 'train' else max_eval, seed))])
     return pd.concat(keep).reset_index(drop=True)
+
+# %% ../nbs/36_pat_tasks.ipynb #9175f68d
+def prediction_metrics(pred:pd.DataFrame, # task, size, init, mode, seed, split, id, y, prob
+                       threshold:str|float='val', # folds: 'val' (chosen per fold) or a fixed number
+                      ) -> pd.DataFrame:
+    "One row per run (and training size, or `cv` for pooled folds) with its test metrics."
+    folds = pred['size'].astype(str).str.startswith('fold')
+    parts = ([run_metrics(pred[~folds])] if (~folds).any() else []) + ([cv_metrics(pred[folds], threshold).assign(size='cv')] if folds.any() else [])
+    if not parts: raise DataError("no predictions to score")
+    return pd.concat(parts, ignore_index=True)
 
 # %% ../nbs/36_pat_tasks.ipynb #02967222
 _OPS = {ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Lt: operator.lt, ast.LtE: operator.le, ast.Eq: operator.eq, ast.NotEq: operator.ne,

@@ -13,7 +13,7 @@ from .models.pat import PAT_SIZES, PATConfig, PATMAE, save_pat
 from .train import fit, init_distributed
 
 # %% auto #0
-__all__ = ['pretrain_arrays', 'mae_step', 'mae_val_loss', 'pretrain_mae', 'reconstruct', 'pretrain_file']
+__all__ = ['pretrain_arrays', 'subsample_weeks', 'mae_step', 'mae_val_loss', 'pretrain_mae', 'reconstruct', 'pretrain_file']
 
 # %% ../nbs/30a_pretrain.ipynb #8f5ccbb0
 def pretrain_arrays(weeks:Weeks, # the week table
@@ -35,6 +35,19 @@ def pretrain_arrays(weeks:Weeks, # the week table
         scaler = StandardScaler().fit(weeks.minutes[rows & ~is_val] if mode == 'leak_free' else weeks.minutes[rows])
         x[rows] = scaler.transform(weeks.minutes[rows])
     return {'train': (x[~is_val], ids[~is_val]), 'val': (x[is_val], ids[is_val])}
+
+# %% ../nbs/30a_pretrain.ipynb #a321b599
+def subsample_weeks(weeks:Weeks, # the week table
+                    max_weeks:int=0, # most weeks to keep (0 = all)
+                    seed:int=0,
+                   ) -> Weeks:
+    "At most `max_weeks` weeks of `weeks`, whole participants drawn at random."
+    if not max_weeks or len(weeks.meta) <= max_weeks: return weeks
+    per = weeks.meta.groupby('id', sort=False).size()
+    order = np.random.default_rng(seed).permutation(per.index.to_numpy())
+    chosen = order[:max(1, np.searchsorted(per[order].cumsum().to_numpy(), max_weeks, 'right'))]
+    keep = weeks.meta['id'].isin(chosen).to_numpy()
+    return Weeks(weeks.meta[keep].reset_index(drop=True), weeks.minutes[keep], weeks.valid[keep])
 
 # %% ../nbs/30a_pretrain.ipynb #83626ffe
 def mae_step(x:torch.Tensor, # [n, L] standardised training weeks (CPU)
@@ -84,7 +97,8 @@ def pretrain_mae(x_train:np.ndarray, # [n, L] standardised training weeks
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-7)
     history = fit(model, mae_step(xt, mask_ratio, device), lambda m: mae_val_loss(m, xv, mask_ratio, batch_size, seed, device),
                   opt, len(xt), epochs, batch_size, patience, plateau_patience, min_lr, mode='min', checkpoint=checkpoint,
-                  seed=seed, device=device, log=log)
+                  seed=seed, device=device, log=log, run_settings={'lr': lr, 'mask_ratio': mask_ratio, 'min_lr': min_lr,
+                  'plateau_patience': plateau_patience, 'model': str(cfg), 'n_val': len(xv)})
     return model, history
 
 # %% ../nbs/30a_pretrain.ipynb #2bf8207b

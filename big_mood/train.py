@@ -110,13 +110,14 @@ def fit(model:nn.Module, # the model to train (its best weights are loaded at th
         seed:int=0, # `base.seed`
         device:torch.device=torch.device('cpu'),
         log=print, # where progress lines go (only process 0 logs)
+        run_settings:dict|None=None, # more settings a resumed run must share (lr, model, ...; plain values)
        ) -> list[dict]:
     "Train with early stopping and plateau halving; the history, one dict per epoch."
     if mode not in ('min', 'max'): raise ConfigError(f"fit: mode must be 'min' or 'max', got {mode!r}")
     rank, world = init_distributed(device)
     net = DistributedDataParallel(model) if world > 1 else model
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode, factor, plateau_patience, min_lr=min_lr) if plateau_patience else None
-    settings = {'n_train': n_train, 'batch_size': batch_size, 'seed': seed, 'mode': mode}
+    settings = {'n_train': n_train, 'batch_size': batch_size, 'seed': seed, 'mode': mode, **(run_settings or {})}
     state = {'epoch': 0, 'best': None, 'best_state': None, 'bad_epochs': 0, 'history': []}
     if checkpoint and Path(checkpoint).is_file():
         saved = load_checkpoint(checkpoint, settings)

@@ -84,7 +84,9 @@ def write_depresjon(out_dir:str|Path, # e.g. data/processed/depresjon
     "Write the Depresjon/Psykose week table and labels to `out_dir`; counts of weeks and participants."
     weeks, labels, excluded = depresjon_weeks(**kw)
     out = Path(out_dir)
-    write_weeks(out/'weeks.parquet', *weeks)
+    for cohort in weeks.meta['cohort'].unique():
+        rows = (weeks.meta['cohort'] == cohort).to_numpy()
+        write_weeks(out/'weeks'/f'{cohort}.parquet', weeks.meta[rows].reset_index(drop=True), weeks.minutes[rows], weeks.valid[rows])
     for name, table in (('labels', labels), ('excluded', excluded)):
         with atomic_write(out/f'{name}.parquet') as tmp: table.to_parquet(tmp, index=False)
     return {'weeks': len(weeks.meta), 'participants': int(weeks.meta['id'].nunique()), 'excluded': len(excluded),
