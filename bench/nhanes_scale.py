@@ -33,15 +33,20 @@ def run_phase(name, args):
 
 
 def make_slice(raw, folder, rows):
-    "A PAXMIN_H.xpt holding the first `rows` records of the full one (same header, blank padding), and PAXHD_H beside it."
+    "PAXMIN_H.xpt with the records of the participants in its first `rows` rows (cut where a participant ends), and PAXHD/PAXDAY beside it."
+    import numpy as np
     from big_mood.core import atomic_write
-    from big_mood.data.xpt import CARD, xpt_layout
+    from big_mood.data.nhanes import codebook, read_table
+    from big_mood.data.xpt import CARD, iter_xpt, write_xpt, xpt_layout
     lay = xpt_layout(raw/'PAXMIN_H.xpt')
-    rows = min(rows, lay.n_rows)
+    seqn = next(iter_xpt(lay, ['SEQN'], chunk_rows=min(rows + 20000, lay.n_rows)))['SEQN']
+    rows = int(np.argmax(seqn == seqn[min(rows, len(seqn) - 1)])) if rows < lay.n_rows else lay.n_rows   # first row of the straddling participant
     with atomic_write(folder/'PAXMIN_H.xpt') as tmp, open(raw/'PAXMIN_H.xpt', 'rb') as src, open(tmp, 'wb') as dst:
         dst.write(src.read(lay.data_start + rows * lay.record_len))
         dst.write(b' ' * (-(lay.data_start + rows * lay.record_len) % CARD))
     shutil.copy(raw/'PAXHD_H.xpt', folder/'PAXHD_H.xpt')
+    day = read_table(raw/'PAXDAY_H.xpt', 'PAXDAY_H', one_per_person=False)
+    write_xpt(folder/'PAXDAY_H.xpt', 'PAXDAY_H', codebook('PAXDAY_H'), [day[day.SEQN < seqn[rows]] if rows < len(seqn) else day])
     return rows, lay.n_rows
 
 

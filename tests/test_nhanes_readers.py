@@ -156,6 +156,9 @@ def test_participant_with_no_minutes_and_short_recording_are_counted(raw, tmp_pa
     assert flow.loc[str(int(first)), 'excluded'] == 'no minutes in the file'
     assert flow.loc[str(int(second)), 'excluded'] == '' and flow.loc[str(int(second)), 'full_days'] == 3   # days 2-4 of the week
     assert summary['participants']['nhanes_H']['no minutes in the file'] == 1
+    preprocess_nhanes(raw, tmp_path/'strict', ['H'], None, min_days=7)
+    strict = pd.read_parquet(tmp_path/'strict'/'participants.parquet').set_index('id')
+    assert strict.loc[str(int(second)), 'excluded'] == 'data on fewer than 7 of 7 days'
 
 
 def test_min_valid_days_excludes_with_its_reason(cohort, tmp_path):

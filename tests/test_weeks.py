@@ -5,7 +5,7 @@ import pytest
 
 from big_mood.core import ConfigError, DataError
 from big_mood.data.weeks import (MINUTES_PER_WEEK, Weeks, check_splits, make_splits, read_weeks, split_ids, standardize,
-                                 task_arrays, task_splits, write_weeks)
+                                 task_arrays, write_weeks)
 
 
 def _labels(n, prevalence, seed=0, missing=0.0):

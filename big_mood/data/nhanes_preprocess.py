@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 import numpy as np, pandas as pd
-from ..core import ConfigError, DataError, atomic_write
+from ..core import ConfigError, atomic_write
 from .weeks import MINUTES_PER_WEEK, Weeks, make_splits, write_weeks
 from .nhanes import PAPER_N, TASKS, nhanes_labels
 from .nhanes_weeks import CYCLES, paxmin_weeks, paxraw_weeks

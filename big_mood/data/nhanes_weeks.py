@@ -8,10 +8,10 @@ import math
 from pathlib import Path
 import numpy as np, pandas as pd
 from tqdm import tqdm
-from ..core import ConfigError, DataError, atomic_write
-from .weeks import MINUTES_PER_WEEK, Weeks, make_splits, write_weeks
-from .xpt import XptLayout, iter_xpt, xpt_layout
-from .nhanes import TASKS, PAPER_N, check_types, find_table, nhanes_labels, read_table
+from ..core import ConfigError, DataError
+from .weeks import MINUTES_PER_WEEK, Weeks
+from .xpt import iter_xpt, xpt_layout
+from .nhanes import check_types, find_table, read_table
 
 # %% auto #0
 __all__ = ['CYCLES', 'FILLS', 'paxmin_weeks', 'nonwear_counts', 'paxraw_weeks']

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/02a_synthetic_files.ipynb #ff4aee02
 from __future__ import annotations
-import json, math
+import json
 from pathlib import Path
 import numpy as np, pandas as pd
 from tqdm import tqdm
