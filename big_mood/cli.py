@@ -12,7 +12,7 @@ from .pipeline import run_stage
 # %% auto #0
 __all__ = ['parse_assignments', 'cmd_stage', 'add_stage', 'cmd_weights_convert', 'add_weights', 'cmd_pat_embed', 'add_pat',
            'cmd_features', 'add_features', 'cmd_xgb_import', 'add_xgb', 'cmd_nhanes_synth', 'cmd_nhanes_weeks',
-           'add_nhanes', 'build_parser', 'main']
+           'add_nhanes', 'cmd_pretrain', 'add_pretrain', 'cmd_ft_task', 'add_ft_task', 'build_parser', 'main']
 
 # %% ../nbs/61_cli.ipynb #989657e5
 def parse_assignments(items:list[str]) -> dict:
@@ -152,6 +152,68 @@ def add_nhanes(sub):
     w.add_argument('--seed', type=int, default=0, help='seed of the splits')
     w.set_defaults(func=cmd_nhanes_weeks)
 
+# %% ../nbs/61_cli.ipynb #80c5b0f8
+import os
+from .pat_tasks import ft_task
+from .pretrain import pretrain_file
+
+def cmd_pretrain(args):
+    "Pretrain PAT (masked autoencoder) on a week table."
+    hist = pretrain_file(args.weeks, args.out, args.size, args.conv, args.cohorts, args.val_frac, args.standardize, args.device, args.seed,
+                         lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience, plateau_patience=args.plateau_patience,
+                         min_lr=args.min_lr, mask_ratio=args.mask_ratio, checkpoint=args.checkpoint)
+    if int(os.environ.get('RANK', 0)) == 0:
+        print(f"wrote {args.out}: {len(hist)} epochs, best validation loss {min(h['val'] for h in hist):.4f}")
+
+def add_pretrain(sub):
+    p = sub.add_parser('pretrain', help='pretrain PAT (masked autoencoder) on a week table; runs under torchrun for several processes')
+    p.add_argument('--weeks', required=True, help='week table parquet (or folder of them)')
+    p.add_argument('--out', required=True, help='the .pt to write')
+    p.add_argument('--size', choices=list(PAT_SIZES), default='S', help='PAT size (paper: S, M, L)')
+    p.add_argument('--conv', action='store_true', help='PAT Conv patch embedding')
+    p.add_argument('--cohorts', nargs='+', help='pretraining cohorts of the table (default: all)')
+    p.add_argument('--val-frac', type=float, default=0.1, help='validation participants (paper: 0.1)')
+    p.add_argument('--standardize', choices=['paper', 'leak_free'], default='paper', help='per-cohort column z-scores over all weeks (paper) or training weeks')
+    p.add_argument('--mask-ratio', type=float, default=0.9, help='masked patches (paper: 0.90)')
+    p.add_argument('--lr', type=float, default=1e-3, help='Adam learning rate (paper: 1e-3 S/M, 1e-4 L, 1e-5 H)')
+    p.add_argument('--epochs', type=int, default=100, help='most epochs (paper: 10000 with early stopping)')
+    p.add_argument('--batch-size', type=int, default=128, help='effective batch over all processes (paper: 128)')
+    p.add_argument('--patience', type=int, default=250, help='early stopping on validation loss (paper: 250 S/M, 500 L/H)')
+    p.add_argument('--plateau-patience', type=int, default=75, help='epochs before halving the lr (paper: 75 S/M, 100 L/H)')
+    p.add_argument('--min-lr', type=float, default=1e-4, help='lr floor (paper: 1e-4 S/M, 1e-5 L, 1e-6 H)')
+    p.add_argument('--checkpoint', help='resume from / save to this file after every epoch')
+    p.add_argument('--seed', type=int, default=0, help='random seed')
+    p.add_argument('--device', default='auto', help='auto | cpu | cuda')
+    p.set_defaults(func=cmd_pretrain)
+
+def cmd_ft_task(args):
+    "Fine-tune PAT on a labelled week table."
+    m = ft_task(args.pretrained, args.dataset, args.label, args.out, args.mode, args.labels, args.test_frac, args.val_frac, args.seed, args.device,
+                lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience, warmup_epochs=args.warmup_epochs)
+    t = m['test']
+    print(f"wrote {args.out}: model.pt, standardize.npz, metadata.json, metrics.json; {args.mode} on {args.label!r}: "
+          f"test AUC {t['auc']:.3f}, sensitivity {t['sensitivity']:.2f}, specificity {t['specificity']:.2f} "
+          f"({m['n_participants']['test']} test participants, {t['positives']} positive)")
+
+def add_ft_task(sub):
+    p = sub.add_parser('ft-task', help="fine-tune PAT on a labelled week table, e.g. --label 'PHQ9>=10'")
+    p.add_argument('--pretrained', required=True, help='a PAT .pt: the pretrain stage\'s mae.pt, or converted official weights')
+    p.add_argument('--dataset', required=True, help='week table parquet (or folder of them)')
+    p.add_argument('--label', required=True, help="label expression over the labels table, e.g. 'PHQ9>=10' (case-insensitive columns; and/or/not)")
+    p.add_argument('--labels', help='labels table parquet (default: labels.parquet beside the dataset)')
+    p.add_argument('--mode', choices=['full', 'linear', 'lora'], default='full', help='full fine-tuning, linear probe (frozen encoder) or LoRA')
+    p.add_argument('--out', required=True, help='folder for model.pt, standardize.npz, metadata.json, metrics.json')
+    p.add_argument('--lr', type=float, default=1e-4, help='Adam learning rate (paper: 1e-5 S/M with 10000 epochs)')
+    p.add_argument('--epochs', type=int, default=20, help='most epochs')
+    p.add_argument('--batch-size', type=int, default=64, help='(paper: 64)')
+    p.add_argument('--patience', type=int, default=5, help='early stopping on validation AUC (paper: 250)')
+    p.add_argument('--warmup-epochs', type=int, default=0, help='two-stage: head-only epochs first')
+    p.add_argument('--test-frac', type=float, default=0.2, help='test participants')
+    p.add_argument('--val-frac', type=float, default=0.2, help='validation share of the rest')
+    p.add_argument('--seed', type=int, default=0, help='random seed')
+    p.add_argument('--device', default='auto', help='auto | cpu | cuda')
+    p.set_defaults(func=cmd_ft_task)
+
 # %% ../nbs/61_cli.ipynb #b5d9e7cc
 def build_parser() -> argparse.ArgumentParser:
     "The `big-mood` argument parser with every subcommand."
@@ -163,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_features(sub)
     add_xgb(sub)
     add_nhanes(sub)
+    add_pretrain(sub)
+    add_ft_task(sub)
     return parser
 
 def main(argv:list[str]|None=None) -> int:

@@ -13,8 +13,8 @@ from .models.pat import PATClassifier, PATConfig, PATEncoder, load_pat
 from .train import fit
 
 # %% auto #0
-__all__ = ['MODES', 'LORA_TARGETS', 'RUN_COLUMNS', 'pos_weight', 'classifier_from', 'prepare', 'trainable', 'pooled_features',
-           'predict_proba', 'finetune', 'finetune_runs']
+__all__ = ['MODES', 'LORA_TARGETS', 'RUN_COLUMNS', 'pos_weight', 'weighted_bce', 'classifier_from', 'prepare', 'trainable',
+           'pooled_features', 'predict_proba', 'finetune', 'finetune_runs']
 
 # %% ../nbs/32_finetune.ipynb #64a86ee6
 def pos_weight(y:np.ndarray, # training labels, 0/1
@@ -25,6 +25,13 @@ def pos_weight(y:np.ndarray, # training labels, 0/1
     pos, neg = int((y == 1).sum()), int((y == 0).sum())
     if pos == 0 or neg == 0: raise DataError(f"the training labels have {pos} positives and {neg} negatives: both classes are needed")
     return neg / pos
+
+# %% ../nbs/32_finetune.ipynb #c29adb10
+def weighted_bce(y:np.ndarray, # training labels, 0/1
+                 device:torch.device|str='cpu',
+                ) -> nn.BCEWithLogitsLoss:
+    "The fine-tuning loss: `BCEWithLogitsLoss` with `pos_weight = negatives / positives` of `y`."
+    return nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight(y), device=device))
 
 # %% ../nbs/32_finetune.ipynb #1986e161
 def classifier_from(weights:str|Path|None=None, # a PAT .pt (MAE, encoder or classifier); None: random initialisation
@@ -123,7 +130,7 @@ def finetune(model:PATClassifier, # from `classifier_from`
                                   seed=seed, log=log)
     device = next(model.parameters()).device
     net = prepare(model, mode, **lora)
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight(y_train), device=device))
+    loss_fn = weighted_bce(y_train, device)
     yt = torch.as_tensor(np.asarray(y_train), dtype=torch.float32, device=device)
     if mode == 'linear':
         ft, fv = features or (pooled_features(model.encoder, x_train), pooled_features(model.encoder, x_val))

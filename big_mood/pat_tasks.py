@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import NamedTuple
 import numpy as np, pandas as pd, torch
 from sklearn.model_selection import train_test_split
-from .core import (ConfigError, DataError, atomic_write, file_sha256, provenance, resolve_device, seed_everything)
+from .core import (ConfigError, DataError, ModelError, atomic_write, file_sha256, provenance, resolve_device, seed_everything)
 from .crossval import cv_metrics, split_arrays
 from .data.weeks import read_weeks, task_splits
 from .evaluate import binary_metrics, choose_threshold, run_metrics
@@ -125,6 +125,7 @@ def ft_task(pretrained:str|Path, # a PAT .pt (the pretrain stage's mae.pt, conve
            ) -> dict:
     "Fine-tune PAT on a labelled week table and write the model, its metadata and metrics; the metrics."
     if mode not in MODES: raise ConfigError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if not Path(pretrained).is_file(): raise ModelError(f"{pretrained}: no such PAT weights file (the pretrain stage writes models/pat_<source>/mae.pt)")
     dataset = Path(dataset)
     labels_path = Path(labels_path) if labels_path else (dataset if dataset.is_dir() else dataset.parent)/'labels.parquet'
     if not labels_path.is_file(): raise DataError(f"{labels_path}: labels table not found (pass --labels)")

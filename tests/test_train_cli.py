@@ -1,0 +1,84 @@
+"""`big-mood ft-task` and `big-mood pretrain`: they write what they say on small week tables, and a wrong input is
+one line on stderr with exit status 2."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from big_mood.cli import main
+from big_mood.data.weeks import write_weeks
+from big_mood.models.pat import PATClassifier, PATConfig, PATEncoder, load_pat, save_pat
+
+
+def run(capsys, *argv):
+    code = main(list(map(str, argv)))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def assert_clean_failure(code, err, *words):
+    assert code == 2, err
+    assert err.startswith('big-mood: error: ') and err.count('\n') == 1, err
+    assert all(w in err for w in words), err
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    "60 participants' weeks; PHQ-9 of 15 for a third of them, whose afternoons of day 3 are 4 times as active."
+    rng = np.random.default_rng(0)
+    n = 60
+    labels = pd.DataFrame({'id': [f'p{i}' for i in range(n)], 'phq9': np.where(np.arange(n) % 3 == 0, 15, 4)})
+    minutes = rng.gamma(2, 5, (n, 10080)).astype(np.float32)
+    minutes[:, 2 * 1440 + 720:2 * 1440 + 1080] *= np.where(labels.phq9 >= 10, 4.0, 1.0)[:, None]
+    meta = pd.DataFrame({'id': labels.id, 'cohort': 'toy', 'week': 0, 'weekday': 0})
+    write_weeks(tmp_path / 'weeks.parquet', meta, minutes, np.ones_like(minutes, np.uint8))
+    labels.to_parquet(tmp_path / 'labels.parquet')
+    torch.manual_seed(0)
+    save_pat(PATEncoder(PATConfig(patch_size=144, num_heads=1)), tmp_path / 'encoder.pt')   # 70 patches: a quick test
+    return tmp_path
+
+
+def test_ft_task_writes_model_metadata_and_metrics(dataset, capsys):
+    code, out, err = run(capsys, 'ft-task', '--pretrained', dataset / 'encoder.pt', '--dataset', dataset / 'weeks.parquet',
+                         '--label', 'PHQ9>=10', '--mode', 'linear', '--lr', '1e-2', '--epochs', '3', '--batch-size', '16',
+                         '--device', 'cpu', '--out', dataset / 'out')
+    assert code == 0, err
+    assert "linear on 'PHQ9>=10': test AUC" in out
+    assert sorted(p.name for p in (dataset / 'out').iterdir()) == ['metadata.json', 'metrics.json', 'model.pt', 'standardize.npz']
+    meta = json.loads((dataset / 'out' / 'metadata.json').read_text())
+    assert meta['label'] == 'PHQ9>=10' and meta['mode'] == 'linear' and len(meta['pretrained_sha256']) == 64
+    metrics = json.loads((dataset / 'out' / 'metrics.json').read_text())
+    assert metrics['test']['auc'] > 0.8 and metrics['pos_weight'] == pytest.approx(2.0, rel=0.2)
+    assert sum(metrics['n_participants'].values()) == 60
+    model = load_pat(dataset / 'out' / 'model.pt')
+    assert isinstance(model, PATClassifier)
+    enc = load_pat(dataset / 'encoder.pt')
+    assert torch.equal(model.encoder.blocks[0].ff1.weight, enc.blocks[0].ff1.weight), 'the linear probe changed the encoder'
+
+
+@pytest.mark.parametrize('change, words', [
+    ({'--pretrained': 'absent.pt'}, ['absent.pt: no such PAT weights file']),
+    ({'--dataset': 'absent.parquet', '--labels': 'LABELS'}, ['absent.parquet']),
+    ({'--label': 'PHQ8>=10'}, ["no column 'PHQ8'"]),
+    ({'--label': "__import__('os')"}, ['Call is not allowed']),
+    ({'--label': 'PHQ9>=100'}, ['0 positives']),
+])
+def test_ft_task_bad_input_exits_2(dataset, capsys, change, words):
+    args = {'--pretrained': dataset / 'encoder.pt', '--dataset': dataset / 'weeks.parquet', '--label': 'PHQ9>=10', '--out': dataset / 'o'}
+    args.update({k: (dataset / 'labels.parquet' if v == 'LABELS' else v) for k, v in change.items()})
+    code, out, err = run(capsys, 'ft-task', *[x for kv in args.items() for x in kv])
+    assert_clean_failure(code, err, *words)
+    assert not (dataset / 'o').exists()
+
+
+def test_pretrain_cli_writes_a_loadable_mae(dataset, capsys):
+    code, out, err = run(capsys, 'pretrain', '--weeks', dataset / 'weeks.parquet', '--out', dataset / 'mae.pt', '--epochs', '1',
+                         '--batch-size', '16', '--device', 'cpu')
+    assert code == 0, err
+    assert out.startswith('effective batch size 16 (16 per process x 1 process), lr 0.001\n')
+    assert f"wrote {dataset / 'mae.pt'}: 1 epochs, best validation loss" in out
+    assert type(load_pat(dataset / 'mae.pt')).__name__ == 'PATMAE'
+    code, out, err = run(capsys, 'pretrain', '--weeks', dataset / 'absent.parquet', '--out', dataset / 'x.pt')
+    assert_clean_failure(code, err, 'absent.parquet')
