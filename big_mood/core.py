@@ -84,6 +84,8 @@ def atomic_write(path:str|Path, # the file to create or replace
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=path.suffix or '.tmp', dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
+    umask = os.umask(0); os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600 files; give the permissions a plain open() would
     try:
         yield tmp
         os.replace(tmp, path)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/60_pipeline.ipynb #555166eb
 from __future__ import annotations
-import json, os, shutil, tempfile
+import json, os, re, shutil, tempfile
 from pathlib import Path
 import nbformat, papermill, yaml
 from nbconvert import HTMLExporter
@@ -12,7 +12,8 @@ from .core import (BigMoodError, ConfigError, atomic_write, file_sha256, load_pa
                            provenance)
 
 # %% auto #0
-__all__ = ['StageError', 'stage_notebook', 'declared_parameters', 'stage_parameters', 'add_run_header', 'run_stage']
+__all__ = ['StageError', 'stage_notebook', 'declared_parameters', 'stage_parameters', 'dependency_hashes', 'add_run_header',
+           'run_stage']
 
 # %% ../nbs/60_pipeline.ipynb #1d60623b
 class StageError(BigMoodError):
@@ -76,21 +77,36 @@ def _md_table(rows:dict, head=('key', 'value')) -> str:
     esc = lambda v: str(v).replace('|', '\\|').replace('\n', ' ')
     return '\n'.join([f'| {head[0]} | {head[1]} |', '|---|---|', *(f'| `{k}` | {esc(v)} |' for k, v in rows.items())])
 
-def _dependency_hashes(name:str, root:Path, tag:str|None) -> dict:
-    "SHA-256 of each data or model file that stage `name` depends on in `dvc.yaml` (folders: one line per file)."
+def _resolve_template(text:str, params:dict, tag:str|None) -> str:
+    "Substitute DVC's `${item}` (the tag) and `${section.key}` (from params.yaml) in a dvc.yaml path."
+    def value(m):
+        if m[1] == 'item': return tag or ''
+        v = params
+        for part in m[1].split('.'):
+            if not isinstance(v, dict) or part not in v: raise ConfigError(f"dvc.yaml refers to ${{{m[1]}}}, which params.yaml does not define")
+            v = v[part]
+        return str(v)
+    return re.sub(r'\$\{([\w.]+)\}', value, text)
+
+def dependency_hashes(name:str, # stage name in dvc.yaml
+                      root:Path, # project root
+                      params:dict, # all of params.yaml, for `${section.key}` in paths
+                      tag:str|None=None, # the `${item}` of a foreach stage
+                     ) -> dict:
+    "SHA-256 (first 16 hex digits) of each file under data/ or models/ that stage `name` depends on in `dvc.yaml`."
     dvc_yaml = root/'dvc.yaml'
     if not dvc_yaml.is_file(): return {}
     stage = (yaml.safe_load(dvc_yaml.read_text()) or {}).get('stages', {}).get(name, {})
     stage = stage.get('do', stage)
-    deps = [str(d).replace('${item}', tag or '') for d in stage.get('deps', [])]
     files = []
-    for d in deps:
+    for dep in stage.get('deps', []):
+        d = _resolve_template(str(dep), params, tag)
         if not d.startswith(('data/', 'models/')): continue
         p = root/d
         files += sorted(f for f in p.rglob('*') if f.is_file()) if p.is_dir() else [p] if p.is_file() else []
     return {str(f.relative_to(root)): file_sha256(f)[:16] for f in files}
 
-def add_run_header(nb:nbformat.NotebookNode, name:str, parameters:dict, root:Path, tag:str|None=None):
+def add_run_header(nb:nbformat.NotebookNode, name:str, parameters:dict, hashes:dict, tag:str|None=None):
     "Title the report with its data source and put the parameters and the provenance under the title."
     source = parameters.get('data_source')
     label = ('' if source is None else f" ({source} data, not a replication)" if str(source).startswith('synthetic')
@@ -101,7 +117,7 @@ def add_run_header(nb:nbformat.NotebookNode, name:str, parameters:dict, root:Pat
     header = [title + label + '\n' + (rest[0] if rest else ''),
               f"Stage `{name}{'@' + tag if tag else ''}` of the big_mood pipeline.\n\n## Parameters\n\n" + _md_table(parameters),
               '## Provenance\n\n' + _md_table(prov)]
-    if hashes := _dependency_hashes(name, root, tag):
+    if hashes:
         header.append('### Input data (SHA-256, first 16 hex digits)\n\n' + _md_table(hashes, ('file', 'sha256')))
     nb.cells[:1 if has_title else 0] = [nbformat.v4.new_markdown_cell(c) for c in header]
 
@@ -121,7 +137,8 @@ def run_stage(name:str, # stage name (section of params.yaml, notebook nbs/pipel
     "Run stage `name` with papermill; write `reports/NN_name[_tag].ipynb` and `.html`; return the HTML path."
     root = Path(root or project_root())
     nb_path = stage_notebook(name, root)
-    parameters = stage_parameters(name, nb_path, load_params(params_path or root/'params.yaml'), overrides, sections)
+    params = load_params(params_path or root/'params.yaml')
+    parameters = stage_parameters(name, nb_path, params, overrides, sections)
     stem = nb_path.stem + (f'_{tag}' if tag else '')
     reports = root/'reports'
     reports.mkdir(exist_ok=True)
@@ -137,7 +154,7 @@ def run_stage(name:str, # stage name (section of params.yaml, notebook nbs/pipel
             shutil.copyfile(executed, failed)
             raise StageError(f"stage {name}: cell {e.exec_count} raised {e.ename}: {e.evalue} (executed notebook kept in {failed})") from None
         nb = nbformat.read(executed, as_version=4)
-    add_run_header(nb, name, parameters, root, tag)
+    add_run_header(nb, name, parameters, dependency_hashes(name, root, params, tag), tag)
     (reports/f'{stem}.failed.ipynb').unlink(missing_ok=True)
     with atomic_write(reports/f'{stem}.ipynb') as t: nbformat.write(nb, t)
     with atomic_write(reports/f'{stem}.html') as t: t.write_text(_render_html(nb), encoding='utf-8')
