@@ -4,7 +4,7 @@
 
 # %% ../nbs/60_pipeline.ipynb #555166eb
 from __future__ import annotations
-import json, os, re, shutil, tempfile
+import os, re, shutil, tempfile
 from pathlib import Path
 import nbformat, papermill, yaml
 from nbconvert import HTMLExporter
