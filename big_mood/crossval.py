@@ -6,12 +6,15 @@
 from __future__ import annotations
 import numpy as np, pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
-from .core import ConfigError, DataError
+from pathlib import Path
+import yaml
+from .core import ConfigError, DataError, project_root
 from .data.weeks import SPLITS, TaskData, Weeks, check_splits, standardize
-from .evaluate import binary_metrics, choose_threshold
+from .evaluate import binary_metrics, choose_threshold, run_name
 
 # %% auto #0
-__all__ = ['participant_folds', 'split_rows', 'split_arrays', 'participant_means', 'cv_metrics']
+__all__ = ['participant_folds', 'split_rows', 'split_arrays', 'participant_means', 'cv_metrics', 'load_published',
+           'published_comparison']
 
 # %% ../nbs/35_crossval.ipynb #f4bae213
 def participant_folds(labels:pd.DataFrame, # one row per participant: `id` and the task column (0/1/NA)
@@ -87,3 +90,30 @@ def cv_metrics(pred:pd.DataFrame, # week predictions of every fold: task, size (
         call = pd.concat(calls).loc[test.index]
         rows.append({**dict(zip(by, key)), **binary_metrics(test.y, test.prob, call=call), 'folds': test['size'].nunique()})
     return pd.DataFrame(rows)
+
+# %% ../nbs/35_crossval.ipynb #54e79572
+def load_published(path:str|Path|None=None, # default: paper/depresjon.yaml at the project root
+                  ) -> pd.DataFrame:
+    "The published Depresjon results: work, model, protocol, participant_level, accuracy, f1, mcc (and SDs where given)."
+    path = Path(path or project_root()/'paper'/'depresjon.yaml')
+    if not path.is_file(): raise ConfigError(f"{path}: the published Depresjon results file is missing")
+    return pd.DataFrame(yaml.safe_load(path.read_text())['results'])
+
+def _mean_sd(m, s) -> str:
+    if pd.isna(m): return ''
+    return f'{m:.3f}' + ('' if pd.isna(s) else f' ± {s:.3f}')
+
+def published_comparison(published:pd.DataFrame, # from `load_published`
+                         summaries:dict[str, pd.DataFrame], # threshold rule -> `big_mood.evaluate.summarize` of `cv_metrics`
+                         protocol:str, # our protocol, e.g. 'leave-one-participant-out (55 folds), participant-level'
+                         size_letter:str='S', # names the runs
+                        ) -> pd.DataFrame:
+    "Published rows, then ours (one per run and threshold rule): work, model, protocol, accuracy, f1, mcc, auc."
+    cols = ['accuracy', 'f1', 'mcc', 'auc']
+    rows = [{'work': r['work'], 'model': r['model'], 'protocol': r['protocol'],
+             **{c: _mean_sd(r.get(c), r.get(f'{c}_sd')) for c in cols}} for r in published.to_dict('records')]
+    for rule, summ in summaries.items():
+        rows += [{'work': 'this run', 'model': run_name(r['init'], r['mode'], size_letter),
+                  'protocol': f"{protocol}, {int(r['n_seeds'])} seeds, threshold {rule}",
+                  **{c: _mean_sd(r.get(f'{c}_mean'), r.get(f'{c}_sd')) for c in cols}} for r in summ.to_dict('records')]
+    return pd.DataFrame(rows, columns=['work', 'model', 'protocol', *cols])
