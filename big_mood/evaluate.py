@@ -12,7 +12,7 @@ from sklearn.metrics import (accuracy_score, average_precision_score, brier_scor
 from .core import ConfigError, DataError, project_root
 
 # %% auto #0
-__all__ = ['TARGET_SIZES', 'RUN_KEYS', 'load_targets', 'choose_threshold', 'binary_metrics', 'run_metrics', 'summarize',
+__all__ = ['TARGET_SIZES', 'RUN_KEYS', 'load_targets', 'choose_threshold', 'auc_se', 'binary_metrics', 'run_metrics', 'summarize',
            'run_name', 'paper_comparison', 'calibration']
 
 # %% ../nbs/34_evaluate.ipynb #2dbf8688
@@ -44,16 +44,24 @@ def choose_threshold(y:np.ndarray, # validation labels
     if i == 0: return 1.0                                   # J is 0 everywhere: call nobody positive
     return float((thr[i] + thr[i + 1]) / 2 if i + 1 < len(thr) else thr[i])   # halfway to the next lower score
 
+def auc_se(auc:float, # the AUC
+           positives:int, negatives:int, # test set composition
+          ) -> float:
+    "Standard error of an AUC (Hanley & McNeil 1982): a test set with few positives gives a wide interval."
+    q1, q2 = auc / (2 - auc), 2 * auc ** 2 / (1 + auc)
+    return float(np.sqrt((auc * (1 - auc) + (positives - 1) * (q1 - auc ** 2) + (negatives - 1) * (q2 - auc ** 2)) / (positives * negatives)))
+
 def binary_metrics(y:np.ndarray, # labels 0/1
                    p:np.ndarray, # probabilities of 1
                    threshold:float=0.5, # p >= threshold is called positive
                    call:np.ndarray|None=None, # decisions made otherwise (e.g. per-fold thresholds); replaces `threshold`
                   ) -> dict:
-    "AUC, PR-AUC, and at `threshold`: sensitivity, specificity, accuracy, F1, MCC; Brier score, n, positives, prevalence."
+    "AUC (and its standard error), PR-AUC, and at `threshold`: sensitivity, specificity, accuracy, F1, MCC; Brier score, n, positives, prevalence."
     y, p = np.asarray(y).astype(int), np.asarray(p, float)
     if len(np.unique(y)) < 2: raise DataError(f"metrics need both classes, got only {np.unique(y)} in {len(y)} labels")
     call = (p >= threshold).astype(int) if call is None else np.asarray(call).astype(int)
-    return {'auc': roc_auc_score(y, p), 'pr_auc': average_precision_score(y, p),
+    auc = roc_auc_score(y, p)
+    return {'auc': auc, 'auc_se': auc_se(auc, int(y.sum()), int((1 - y).sum())), 'pr_auc': average_precision_score(y, p),
             'sensitivity': float(call[y == 1].mean()), 'specificity': float(1 - call[y == 0].mean()),
             'accuracy': accuracy_score(y, call), 'f1': f1_score(y, call, zero_division=0), 'mcc': matthews_corrcoef(y, call),
             'brier': brier_score_loss(y, p), 'threshold': float(threshold), 'n': len(y), 'positives': int(y.sum()), 'prevalence': float(y.mean())}
@@ -76,7 +84,7 @@ def run_metrics(pred:pd.DataFrame, # columns RUN_KEYS + split, id, y, prob
 
 def summarize(metrics:pd.DataFrame, # from `run_metrics`
               by:list[str]=('task', 'size', 'init', 'mode'), # what a row of the summary is (the seeds are pooled)
-              columns:list[str]=('auc', 'pr_auc', 'sensitivity', 'specificity', 'accuracy', 'f1', 'mcc', 'brier', 'val_auc', 'positives'),
+              columns:list[str]=('auc', 'auc_se', 'pr_auc', 'sensitivity', 'specificity', 'accuracy', 'f1', 'mcc', 'brier', 'val_auc', 'positives'),
              ) -> pd.DataFrame:
     "Mean and SD over seeds of each metric present (`auc_mean`, `auc_sd`, ...) and `n_seeds`."
     g = metrics.groupby(list(by), sort=True)
