@@ -37,6 +37,20 @@ def test_convert_then_embed_gives_the_official_outputs(tmp_path, capsys):
     assert np.abs(emb['sequence'] - io['enc_out']).max() < 2e-4
 
 
+def test_embed_in_bf16_stays_close_to_fp32(tmp_path, capsys):
+    torch.manual_seed(0)
+    save_pat(PATClassifier(pat_s()), tmp_path / 'm.pt')
+    np.save(tmp_path / 'w.npy', np.random.default_rng(0).standard_normal((3, 10080)).astype(np.float32))
+    for precision in ('fp32', 'bf16'):
+        code, _, err = run(capsys, 'pat', 'embed', '--weights', tmp_path / 'm.pt', '--input', tmp_path / 'w.npy',
+                           '--output', tmp_path / f'{precision}.npz', '--device', 'cpu', '--precision', precision)
+        assert code == 0, err
+    exact, half = np.load(tmp_path / 'fp32.npz'), np.load(tmp_path / 'bf16.npz')
+    assert half['pooled'].dtype == np.float32
+    assert 0 < np.abs(half['pooled'] - exact['pooled']).max() < 0.02   # bfloat16 really ran, and stayed close
+    assert np.abs(half['prob'] - exact['prob']).max() < 0.01
+
+
 def test_saved_model_records_its_source(tmp_path, capsys):
     h5 = shared_path('fixtures', 'pat_keras', 'pat_conv_s', 'encoder.h5')
     assert run(capsys, 'weights', 'convert', '--h5', h5, '--size', 'S', '--conv', '--out', tmp_path / 'c.pt')[0] == 0
