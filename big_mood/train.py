@@ -8,7 +8,7 @@ import copy, math, os
 from pathlib import Path
 import numpy as np, torch, torch.distributed as dist, torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
+from tqdm import tqdm
 from .core import ConfigError, ModelError, atomic_write
 
 # %% auto #0
