@@ -13,9 +13,9 @@ FLOPs per week come from big_mood.models.pat_infer.forward_flops (PAT-S 1.03, PA
 
 Targets (issue 2): PAT-L batch 64 >= 75 % of the mm peak; PAT-S >= 100 weeks/s at batch 64; PAT-H batch 64 within 4 GiB.
 A target counts as met on the median run; the best run (least disturbed) is printed beside it. Other processes share
-the cores: the load average is printed with the figures. `--thp` sets THP_MEM_ALLOC_ENABLE=1 (torch's CPU allocator
-asks for transparent huge pages): at batch 64 the projections' fresh 80-600 MB outputs otherwise spend most of their
-time in page faults.
+the cores: the load average is printed with the figures. Like the library (big_mood/__init__.py), the measured
+processes run with THP_MEM_ALLOC_ENABLE=1 (torch's CPU allocator asks for transparent huge pages); `--no-thp` measures
+without it: at batch 64 the projections' fresh 80-600 MB outputs then spend much of their time in page faults.
 """
 import argparse, json, os, resource, subprocess, sys, time
 
@@ -82,7 +82,7 @@ def run_one(size: str, batch: int, path: str, device: str, min_time: float, prec
 
 def in_subprocess(size, batch, path, device, min_time, thp, threads, precision='fp32') -> dict:
     cmd = [sys.executable, __file__, '--one', size, str(batch), path, device, str(min_time), precision]
-    env = {**os.environ, **({'THP_MEM_ALLOC_ENABLE': '1'} if thp else {}), **({'OMP_NUM_THREADS': str(threads)} if threads else {})}
+    env = {**os.environ, 'THP_MEM_ALLOC_ENABLE': '1' if thp else '0', **({'OMP_NUM_THREADS': str(threads)} if threads else {})}
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode: return {'size': size, 'batch': batch, 'path': path, 'precision': precision, 'device': device, 'error': out.stderr.strip().splitlines()[-1]}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -94,7 +94,7 @@ def main():
     p.add_argument('--batches', nargs='+', type=int, default=[1, 64])
     p.add_argument('--paths', nargs='+', default=['fused', 'reference'], choices=['fused', 'reference'])
     p.add_argument('--min-time', type=float, default=3.0, help='seconds of timed runs per configuration (at least one run)')
-    p.add_argument('--thp', action='store_true', help="THP_MEM_ALLOC_ENABLE=1: torch's CPU allocator asks for transparent huge pages")
+    p.add_argument('--no-thp', dest='thp', action='store_false', help="THP_MEM_ALLOC_ENABLE=0: no transparent huge pages for torch's CPU allocations (the library turns them on)")
     p.add_argument('--threads', type=int, help='OMP_NUM_THREADS for the measured processes (default: torch\'s, one per core)')
     p.add_argument('--precision', nargs='+', default=['fp32'], choices=['fp32', 'bf16'],
                    help='bf16: the fused path again under torch.autocast(bfloat16) (the targets are judged on fp32)')
@@ -132,7 +132,7 @@ def main():
           f"; load average now {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n")
     print(table(rows))
     print(targets(rows))
-    out = project_root()/'bench'/'results'/f"pat_inference{'_thp' if args.thp else ''}{f'_{args.threads}t' if args.threads else ''}.json"
+    out = project_root()/'bench'/'results'/f"pat_inference{'' if args.thp else '_no_thp'}{f'_{args.threads}t' if args.threads else ''}.json"
     with atomic_write(out) as tmp: tmp.write_text(json.dumps({'mm_peak_gflops': peaks, 'load': load, 'rows': rows}, indent=1))
     print(f"\nresults: {out}")
 
