@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: the project root and real data from BIG_MOOD_SHARED (skipped where absent)."""
+"""Shared test helpers: the project root, real data from BIG_MOOD_SHARED (skipped where absent), running the CLI."""
 import os
 from pathlib import Path
 
@@ -15,6 +15,21 @@ def shared_path(*parts) -> Path:
     if not path.exists():
         pytest.skip(f'shared data not available: {path} (set BIG_MOOD_SHARED)')
     return path
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    "Run `big-mood ARGV...` in this process: (exit code, stdout, stderr)."
+    from big_mood.cli import main
+    code = main(list(map(str, argv)))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def assert_clean_failure(code:int, err:str, *words):
+    "A failed command exits 2 with one `big-mood: error:` line on stderr that contains every one of `words`."
+    assert code == 2, err
+    assert err.startswith('big-mood: error: ') and err.count('\n') == 1, err
+    assert all(w in err for w in words), err
 
 
 @pytest.fixture

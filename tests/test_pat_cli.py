@@ -3,22 +3,9 @@
 import numpy as np
 import pytest
 import torch
-from conftest import shared_path
+from conftest import assert_clean_failure, run_cli as run, shared_path
 
-from big_mood.cli import main
 from big_mood.models.pat import PATClassifier, load_pat, pat_s, save_pat
-
-
-def run(capsys, *argv):
-    code = main(list(map(str, argv)))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def assert_clean_failure(code, err, *words):
-    assert code == 2, err
-    assert err.startswith('big-mood: error: ') and err.count('\n') == 1, err
-    assert all(w in err for w in words), err
 
 
 def test_convert_then_embed_gives_the_official_outputs(tmp_path, capsys):

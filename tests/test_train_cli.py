@@ -6,22 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import assert_clean_failure, run_cli as run
 
-from big_mood.cli import main
 from big_mood.data.weeks import write_weeks
 from big_mood.models.pat import PATClassifier, PATConfig, PATEncoder, load_pat, save_pat
-
-
-def run(capsys, *argv):
-    code = main(list(map(str, argv)))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def assert_clean_failure(code, err, *words):
-    assert code == 2, err
-    assert err.startswith('big-mood: error: ') and err.count('\n') == 1, err
-    assert all(w in err for w in words), err
 
 
 @pytest.fixture
