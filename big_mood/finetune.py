@@ -4,7 +4,7 @@
 
 # %% ../nbs/32_finetune.ipynb #6c7c2ff9
 from __future__ import annotations
-import os
+import os, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn
 from sklearn.metrics import roc_auc_score
@@ -61,7 +61,9 @@ def prepare(model:PATClassifier, # the classifier to fine-tune
     model.requires_grad_(mode != 'lora')
     if mode == 'linear': model.encoder.requires_grad_(False)
     if mode != 'lora': return model
-    from peft import LoraConfig, get_peft_model   # peft imports transformers (seconds): only LoRA pays for it
+    with warnings.catch_warnings():   # inside Jupyter, tqdm.auto (imported by peft) asks for ipywidgets; our bars are plain tqdm
+        warnings.filterwarnings('ignore', message='IProgress not found')
+        from peft import LoraConfig, get_peft_model   # peft imports transformers (seconds): only LoRA pays for it
     peft_model = get_peft_model(model, LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout, target_modules=LORA_TARGETS))
     for head in (model.dense_128, model.output): head.requires_grad_(True)
     return peft_model
