@@ -6,14 +6,14 @@
 from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd, yaml
-from sklearn.calibration import calibration_curve
+from scipy.stats import bootstrap
 from sklearn.metrics import (accuracy_score, average_precision_score, brier_score_loss, f1_score, matthews_corrcoef,
                              roc_auc_score, roc_curve)
 from .core import ConfigError, DataError, project_root
 
 # %% auto #0
-__all__ = ['TARGET_SIZES', 'RUN_KEYS', 'load_targets', 'choose_threshold', 'auc_se', 'binary_metrics', 'run_metrics', 'summarize',
-           'run_name', 'paper_comparison', 'calibration']
+__all__ = ['TARGET_SIZES', 'RUN_KEYS', 'load_targets', 'choose_threshold', 'auc_se', 'binary_metrics', 'bootstrap_ci',
+           'run_metrics', 'summarize', 'run_name', 'paper_comparison', 'calibration']
 
 # %% ../nbs/34_evaluate.ipynb #2dbf8688
 TARGET_SIZES = ('avg', '500', '1000', '2500', 'full')
@@ -65,6 +65,34 @@ def binary_metrics(y:np.ndarray, # labels 0/1
             'sensitivity': float(call[y == 1].mean()), 'specificity': float(1 - call[y == 0].mean()),
             'accuracy': accuracy_score(y, call), 'f1': f1_score(y, call, zero_division=0), 'mcc': matthews_corrcoef(y, call),
             'brier': brier_score_loss(y, p), 'threshold': float(threshold), 'n': len(y), 'positives': int(y.sum()), 'prevalence': float(y.mean())}
+
+# %% ../nbs/34_evaluate.ipynb #ad2ded0b
+def _confusion(y, call, axis):
+    y, call = np.asarray(y, float), np.asarray(call, float)
+    return ((y * call).sum(axis), ((1 - y) * call).sum(axis), (y * (1 - call)).sum(axis), ((1 - y) * (1 - call)).sum(axis))
+
+def _f1(y, call, axis=-1):
+    tp, fp, fn, _ = _confusion(y, call, axis)
+    return np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros_like(tp), where=2 * tp + fp + fn > 0)
+
+def _mcc(y, call, axis=-1):
+    tp, fp, fn, tn = _confusion(y, call, axis)
+    den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    return np.divide(tp * tn - fp * fn, den, out=np.zeros_like(den), where=den > 0)
+
+def bootstrap_ci(y:np.ndarray, # labels 0/1
+                 call:np.ndarray, # decisions 0/1
+                 confidence:float=0.95, # of the intervals
+                 n_resamples:int=2000, # bootstrap resamples
+                 seed:int=0,
+                ) -> dict:
+    "`{'f1': (low, high), 'mcc': (low, high)}`: percentile bootstrap intervals over the (label, call) pairs."
+    out = {}
+    for name, stat in (('f1', _f1), ('mcc', _mcc)):
+        ci = bootstrap((np.asarray(y), np.asarray(call)), stat, paired=True, vectorized=True, n_resamples=n_resamples,
+                       confidence_level=confidence, method='percentile', random_state=seed).confidence_interval
+        out[name] = (float(ci.low), float(ci.high))
+    return out
 
 # %% ../nbs/34_evaluate.ipynb #1ad9b2bb
 RUN_KEYS = ['task', 'size', 'init', 'mode', 'seed']
@@ -127,6 +155,9 @@ def calibration(y:np.ndarray, # labels 0/1
                 n_bins:int=10, # equal-width bins on [0, 1]
                ) -> pd.DataFrame:
     "Per non-empty bin: `predicted` (mean probability), `observed` (share of positives), `n`."
-    observed, predicted = calibration_curve(y, p, n_bins=n_bins, strategy='uniform')
-    counts = np.bincount(np.minimum((np.asarray(p) * n_bins).astype(int), n_bins - 1), minlength=n_bins)
-    return pd.DataFrame({'predicted': predicted, 'observed': observed, 'n': counts[counts > 0]})
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    bins = np.searchsorted(np.linspace(0, 1, n_bins + 1)[1:-1], p)
+    n = np.bincount(bins, minlength=n_bins)
+    keep = n > 0
+    return pd.DataFrame({'predicted': np.bincount(bins, p, n_bins)[keep] / n[keep],
+                         'observed': np.bincount(bins, y, n_bins)[keep] / n[keep], 'n': n[keep]})

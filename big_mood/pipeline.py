@@ -88,23 +88,35 @@ def _resolve_template(text:str, params:dict, tag:str|None) -> str:
         return str(v)
     return re.sub(r'\$\{([\w.]+)\}', value, text)
 
+def _locked_outputs(root:Path) -> dict:
+    "Path -> md5 of every stage output that dvc.lock records."
+    lock = root/'dvc.lock'
+    stages = (yaml.safe_load(lock.read_text()) or {}).get('stages', {}) if lock.is_file() else {}
+    return {o['path']: o['md5'] for st in stages.values() for o in st.get('outs', []) if 'md5' in o}
+
 def dependency_hashes(name:str, # stage name in dvc.yaml
                       root:Path, # project root
                       params:dict, # all of params.yaml, for `${section.key}` in paths
                       tag:str|None=None, # the `${item}` of a foreach stage
                      ) -> dict:
-    "SHA-256 (first 16 hex digits) of each file under data/ or models/ that stage `name` depends on in `dvc.yaml`."
+    """A fingerprint of each input under data/ or models/ that stage `name` depends on in `dvc.yaml`: a file's SHA-256
+    (first 16 hex digits); a folder's md5 from dvc.lock where a stage wrote it, else its file count and size (a folder
+    of raw files can hold gigabytes: it is not read again for the report)."""
     dvc_yaml = root/'dvc.yaml'
     if not dvc_yaml.is_file(): return {}
     stage = (yaml.safe_load(dvc_yaml.read_text()) or {}).get('stages', {}).get(name, {})
     stage = stage.get('do', stage)
-    files = []
+    locked, out = _locked_outputs(root), {}
     for dep in stage.get('deps', []):
         d = _resolve_template(str(dep), params, tag)
         if not d.startswith(('data/', 'models/')): continue
         p = root/d
-        files += sorted(f for f in p.rglob('*') if f.is_file()) if p.is_dir() else [p] if p.is_file() else []
-    return {str(f.relative_to(root)): file_sha256(f)[:16] for f in files}
+        if p.is_file(): out[d] = f'sha256 {file_sha256(p)[:16]}'
+        elif d.rstrip('/') in locked: out[d] = f'dvc md5 {locked[d.rstrip("/")]}'
+        elif p.is_dir():
+            files = [f for f in p.rglob('*') if f.is_file()]
+            out[d] = f'{len(files)} files, {sum(f.stat().st_size for f in files) / 1e6:.1f} MB'
+    return out
 
 def add_run_header(nb:nbformat.NotebookNode, name:str, parameters:dict, hashes:dict, tag:str|None=None):
     "Title the report with its data source and put the parameters and the provenance under the title."
@@ -118,7 +130,7 @@ def add_run_header(nb:nbformat.NotebookNode, name:str, parameters:dict, hashes:d
               f"Stage `{name}{'@' + tag if tag else ''}` of the big_mood pipeline.\n\n## Parameters\n\n" + _md_table(parameters),
               '## Provenance\n\n' + _md_table(prov)]
     if hashes:
-        header.append('### Input data (SHA-256, first 16 hex digits)\n\n' + _md_table(hashes, ('file', 'sha256')))
+        header.append('### Input data\n\n' + _md_table(hashes, ('input', 'fingerprint')))
     nb.cells[:1 if has_title else 0] = [nbformat.v4.new_markdown_cell(c) for c in header]
 
 # %% ../nbs/60_pipeline.ipynb #0cf49c30

@@ -7,11 +7,13 @@ from __future__ import annotations
 import numpy as np, pandas as pd
 from scipy import stats
 from ..core import ConfigError, DataError
-from .sleep import sleep_windows
+from .mood import DAILY_INDEXES, daily_indexes, mood_features
+from .sleep import score_sleep, sleep_windows
 
 # %% auto #0
 __all__ = ['RHYTHM_METRICS', 'interdaily_stability', 'intradaily_variability', 'l5_m10', 'activity_fragmentation',
-           'sleep_regularity_index', 'nightly_sleep', 'sleep_timing', 'rhythm_metrics', 'hedges_g', 'compare_groups']
+           'sleep_regularity_index', 'nightly_sleep', 'sleep_timing', 'rhythm_metrics', 'participant_table', 'hedges_g',
+           'compare_groups']
 
 # %% ../../nbs/23_rhythm_metrics.ipynb #cafae066
 def _prepare(activity:pd.Series, binarize:bool, threshold:float) -> pd.Series:
@@ -127,6 +129,21 @@ def rhythm_metrics(sleep:pd.Series, # minute series, noon-aligned
     timing = sleep_timing(sleep, **window_kw)
     out.update(SRI=sleep_regularity_index(sleep), **{k: timing[k] for k in RHYTHM_METRICS if k in timing})
     return out
+
+# %% ../../nbs/23_rhythm_metrics.ipynb #8bbe3582
+def participant_table(minutes:pd.DataFrame, # long format: participant, timestamp, activity (counts per minute)
+                      scoring:str='sadeh', # `score_sleep` method
+                      min_days:int=3, # fewest known days for a participant's MN and SD
+                     ) -> pd.DataFrame:
+    "One row per participant (index `participant`): `days_used`, the MN and SD of each daily index, the `RHYTHM_METRICS`."
+    columns = [f'{i}_{s}' for i in DAILY_INDEXES for s in ('MN', 'SD')]
+    rows = {}
+    for pid, g in minutes.groupby('participant', sort=False):
+        activity = pd.Series(g['activity'].to_numpy(), index=pd.DatetimeIndex(g['timestamp']))
+        sleep = score_sleep(activity, scoring)
+        f = mood_features(daily_indexes(sleep), min_days=min_days, source=str(pid))
+        rows[pid] = {'days_used': len(f), **f.iloc[0][columns].to_dict(), **rhythm_metrics(sleep, activity)}
+    return pd.DataFrame.from_dict(rows, orient='index').rename_axis('participant')
 
 # %% ../../nbs/23_rhythm_metrics.ipynb #700d0cfb
 def hedges_g(a:np.ndarray, b:np.ndarray, # values of group a and group b (NaN dropped)
