@@ -5,6 +5,7 @@
 # %% ../nbs/60_pipeline.ipynb #555166eb
 from __future__ import annotations
 import os, re, shutil, tempfile
+from unittest import mock
 from pathlib import Path
 import nbformat, papermill, yaml
 from nbconvert import HTMLExporter
@@ -154,9 +155,8 @@ def run_stage(name:str, # stage name (section of params.yaml, notebook nbs/pipel
     stem = nb_path.stem + (f'_{tag}' if tag else '')
     reports = root/'reports'
     reports.mkdir(exist_ok=True)
-    os.environ.setdefault('PYTHONHASHSEED', str(parameters.get('seed', 0)))
-    os.environ['BIG_MOOD_ROOT'] = str(root)
-    with tempfile.TemporaryDirectory() as tmp:
+    kernel_env = {'PYTHONHASHSEED': os.environ.get('PYTHONHASHSEED', str(parameters.get('seed', 0))), 'BIG_MOOD_ROOT': str(root)}
+    with tempfile.TemporaryDirectory() as tmp, mock.patch.dict(os.environ, kernel_env):   # the kernel inherits them; this process keeps its own
         executed = Path(tmp)/nb_path.name
         try:
             papermill.execute_notebook(str(nb_path), str(executed), parameters=parameters, kernel_name='python3',
