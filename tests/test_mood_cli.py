@@ -1,7 +1,7 @@
 """`big-mood features`: the CSV it writes, and one-line errors with exit status 2 for bad sleep files."""
 import pandas as pd
 import pytest
-from conftest import run_cli as run
+from conftest import assert_clean_failure, run_cli as run
 
 from big_mood.features.mood import FEATURE_NAMES
 
@@ -30,7 +30,7 @@ def test_features_command_writes_date_and_36_columns(tmp_path, capsys):
 ])
 def test_bad_sleep_file_exits_2_with_one_line(tmp_path, capsys, extra, message):
     code, _, err = run(capsys, 'features', '--sleep', str(sleep_csv(tmp_path, extra)), '--out', str(tmp_path / 'f.csv'))
-    assert code == 2 and err.count('\n') == 1 and err.startswith('big-mood: error: sleep.csv line') and message in err, err
+    assert_clean_failure(code, err, 'big-mood: error: sleep.csv line', message)
     assert not (tmp_path / 'f.csv').exists()
 
 

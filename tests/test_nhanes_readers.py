@@ -11,6 +11,7 @@ from big_mood.data.nhanes import codebook, read_table
 from big_mood.data.nhanes_preprocess import preprocess_nhanes
 from big_mood.data.nhanes_weeks import paxmin_weeks, paxraw_weeks
 from big_mood.data.synthetic_files import synth_cycle
+from big_mood.data.weeks import read_weeks
 from big_mood.data.xpt import iter_xpt, write_xpt, xpt_layout
 from conftest import shared_path
 
@@ -161,11 +162,14 @@ def test_participant_with_no_minutes_and_short_recording_are_counted(raw, tmp_pa
     assert strict.loc[str(int(second)), 'excluded'] == 'data on fewer than 7 of 7 days'
 
 
-def test_min_valid_days_excludes_with_its_reason(cohort, tmp_path):
-    preprocess_nhanes(cohort, tmp_path/'out', ['H'], None, min_valid_days=8)
-    flow = pd.read_parquet(tmp_path/'out'/'participants.parquet')
-    has_data = flow[flow.rows > 0]
-    assert set(has_data.excluded) <= {'fewer than 8 valid days (>= 600 valid minutes)', 'no minutes in the week'}
+def test_min_valid_days_excludes_exactly_those_below_it(cohort, tmp_path):
+    preprocess_nhanes(cohort, tmp_path/'all', ['H'], None)
+    weeks = read_weeks(tmp_path/'all'/'weeks')
+    valid_days = pd.Series((weeks.valid.reshape(len(weeks.meta), 7, 1440).sum(2) >= 600).sum(1), weeks.meta.id.astype(str).to_numpy())
+    preprocess_nhanes(cohort, tmp_path/'strict', ['H'], None, min_valid_days=7)
+    flow = pd.read_parquet(tmp_path/'strict'/'participants.parquet').set_index('id')
+    excluded = set(flow.index[flow.excluded == 'fewer than 7 valid days (>= 600 valid minutes)'])
+    assert excluded == set(valid_days.index[valid_days < 7]) and 0 < len(excluded) < len(valid_days), valid_days.value_counts()
 
 
 def test_minute_file_cut_on_a_record_boundary_is_refused_against_paxday(raw, tmp_path):

@@ -2,10 +2,12 @@
 the rare class up, and no participant is ever on two sides of a split or fold."""
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from big_mood.crossval import participant_folds, split_arrays, split_rows
-from big_mood.data.weeks import Weeks, make_splits
+from big_mood.core import DataError
+from big_mood.data.weeks import Weeks, check_splits, make_splits
 from big_mood.finetune import finetune, pos_weight, prepare, trainable, weighted_bce
 from big_mood.models.pat import PATClassifier, PATConfig
 from big_mood.pat_tasks import clip_splits
@@ -78,11 +80,11 @@ def test_no_participant_in_two_splits_or_folds():
     labels = pd.DataFrame({'id': [f'p{i}' for i in range(40)], 'depression': (rng.random(40) < 0.4).astype(int)})
     for scheme in ('lopo', 'kfold'):
         folds = participant_folds(labels, 'depression', scheme, k=5, seed=3)
-        assert not folds.duplicated(['size', 'id']).any(), scheme
         tested = folds[folds.split == 'test'].id
         assert tested.is_unique and set(tested) == set(labels.id), scheme
     splits = make_splits(labels, ['depression'], seed=1, test_size=10, train_sizes=(10,), val_frac=0.2)
-    assert not splits.duplicated(['task', 'size', 'id']).any()
+    with pytest.raises(DataError, match='is in more than one of'):   # the check both builders end with
+        check_splits(pd.concat([splits, splits[splits.split == 'test'].head(1).assign(split='train')]))
     assert splits[splits.split == 'test'].groupby('size').id.apply(frozenset).nunique() == 1   # one test set for every size
     clipped = clip_splits(splits, labels, 'depression', 'full', max_train=8, max_eval=4, seed=0)
     full = splits[splits['size'] == 'full'].set_index('id').split

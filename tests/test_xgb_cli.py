@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
-from big_mood.cli import main
+from conftest import run_cli as run
 from big_mood.features.mood import FEATURE_NAMES
 
 
@@ -22,11 +22,9 @@ def published_like(tmp_path_factory):
 
 
 def test_import_pickle_writes_json_and_predictions(tmp_path, capsys, published_like):
-    code = main(['xgb', 'import-pickle', str(published_like / 'XGBoost_HME.pkl'), '--features', str(published_like / 'test.csv'),
-                 '--out', str(tmp_path)])
-    out = capsys.readouterr()
-    assert code == 0 and out.err.startswith('big-mood: warning: unpickling runs code')
-    assert 'episode: hypomanic' in out.out and 'checked on test.csv: 76 rows' in out.out
+    code, out, err = run(capsys, 'xgb', 'import-pickle', published_like / 'XGBoost_HME.pkl', '--features', published_like / 'test.csv', '--out', tmp_path)
+    assert code == 0 and err.startswith('big-mood: warning: unpickling runs code')
+    assert 'episode: hypomanic' in out and 'checked on test.csv: 76 rows' in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ['XGBoost_HME.json', 'XGBoost_HME.meta.json', 'XGBoost_HME_predictions.csv']
     assert pd.read_csv(tmp_path / 'XGBoost_HME_predictions.csv')['date'][0] == '2018-12-20'
 
@@ -37,14 +35,13 @@ def test_import_pickle_writes_json_and_predictions(tmp_path, capsys, published_l
     (lambda d: (d / 'list.pkl').write_bytes(pickle.dumps([1, 2])) and d / 'list.pkl', 'holds a builtins.list, not an XGBoost classifier'),
 ])
 def test_wrong_file_exits_2_with_one_line(tmp_path, capsys, make, message):
-    code = main(['xgb', 'import-pickle', str(make(tmp_path)), '--out', str(tmp_path / 'out')])
-    err = capsys.readouterr().err.splitlines()
+    code, _, err = run(capsys, 'xgb', 'import-pickle', make(tmp_path), '--out', tmp_path / 'out')
+    err = err.splitlines()
     assert code == 2 and len(err) == 2 and err[0].startswith('big-mood: warning:') and err[1].startswith('big-mood: error:') and message in err[1], err
 
 
 def test_features_csv_in_another_order_exits_2(tmp_path, capsys, published_like):
     df = pd.read_csv(published_like / 'test.csv')
     df[[df.columns[0], *FEATURE_NAMES[::-1]]].to_csv(tmp_path / 'perm.csv', index=False)
-    code = main(['xgb', 'import-pickle', str(published_like / 'XGBoost_HME.pkl'), '--features', str(tmp_path / 'perm.csv'), '--out', str(tmp_path)])
-    err = capsys.readouterr().err
+    code, _, err = run(capsys, 'xgb', 'import-pickle', published_like / 'XGBoost_HME.pkl', '--features', tmp_path / 'perm.csv', '--out', tmp_path)
     assert code == 2 and 'perm.csv: columns differ' in err
