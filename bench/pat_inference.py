@@ -13,7 +13,7 @@ FLOPs per week come from big_mood.models.pat_infer.forward_flops (PAT-S 1.03, PA
 
 Targets (issue 2): PAT-L batch 64 >= 75 % of the mm peak; PAT-S >= 100 weeks/s at batch 64; PAT-H batch 64 within 4 GiB.
 A target counts as met on the median run; the best run (least disturbed) is printed beside it. Other processes share
-the cores: the load average is printed with the figures. Like the library (big_mood/__init__.py), the measured
+the cores: the load average is printed with the figures. Like the library (big_mood.core), the measured
 processes run with THP_MEM_ALLOC_ENABLE=1 (torch's CPU allocator asks for transparent huge pages); `--no-thp` measures
 without it: at batch 64 the projections' fresh 80-600 MB outputs then spend much of their time in page faults.
 """

@@ -13,6 +13,9 @@ __all__ = ['PROVENANCE_PACKAGES', 'BigMoodError', 'ConfigError', 'DataError', 'M
            'load_params', 'seed_everything', 'resolve_device', 'atomic_write', 'safe_id', 'file_sha256',
            'package_versions', 'git_commit', 'provenance']
 
+# %% ../nbs/00_core.ipynb #3a79f7ad
+os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')
+
 # %% ../nbs/00_core.ipynb #b17d046b
 class BigMoodError(Exception):
     "An error big_mood raises on purpose, with a message meant for the user."

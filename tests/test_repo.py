@@ -25,7 +25,6 @@ def test_nbdev_export_leaves_package_unchanged(tmp_path):
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / 'nbs', tmp_path / 'nbs')
     (tmp_path / 'big_mood').mkdir()
-    shutil.copy(ROOT / 'big_mood' / '__init__.py', tmp_path / 'big_mood')   # hand-kept but for its version line
     env = {k: v for k, v in os.environ.items() if k != 'IN_TEST'}  # nbdev_export does nothing under IN_TEST
     subprocess.run([str(Path(sys.executable).parent / 'nbdev_export')], cwd=tmp_path, env=env, check=True, capture_output=True)
     exported = {p.relative_to(tmp_path / 'big_mood'): p.read_text() for p in (tmp_path / 'big_mood').rglob('*.py')}
