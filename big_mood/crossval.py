@@ -9,7 +9,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from pathlib import Path
 import yaml
 from .core import ConfigError, DataError, project_root
-from .data.weeks import SPLITS, TaskData, Weeks, check_splits, standardize
+from .data.weeks import SPLITS, TaskData, Weeks, check_splits, split_ids, standardize
 from .evaluate import binary_metrics, choose_threshold, run_name
 
 # %% auto #0
@@ -45,11 +45,10 @@ def split_rows(weeks:Weeks, # week table, one or several weeks per participant
                size:str, # a training size or fold (a `size` of the splits table)
               ) -> dict[str, np.ndarray]:
     "`{'train', 'val', 'test'}`: rows of `weeks` holding the weeks of each split's participants."
-    part = splits[(splits.task == task) & (splits['size'] == str(size))]
-    if part.empty: raise ConfigError(f"splits: no size or fold {size!r} of task {task!r} (have: {', '.join(sorted(splits[splits.task == task]['size'].unique()))})")
+    ids = {s: v.astype(str) for s, v in split_ids(splits, task, size).items()}
     wid = weeks.meta['id'].astype(str).to_numpy()
-    if missing := sorted(set(part.id.astype(str)) - set(wid)): raise DataError(f"splits of {task} {size}: participant {missing[0]} has no week in the table ({len(missing)} missing)")
-    return {s: np.flatnonzero(np.isin(wid, part.loc[part.split == s, 'id'].astype(str))) for s in SPLITS}
+    if missing := sorted(set(np.concatenate(list(ids.values()))) - set(wid)): raise DataError(f"splits of {task} {size}: participant {missing[0]} has no week in the table ({len(missing)} missing)")
+    return {s: np.flatnonzero(np.isin(wid, ids[s])) for s in SPLITS}
 
 def split_arrays(weeks:Weeks, # week table, possibly several weeks per participant
                  labels:pd.DataFrame, # `id` and the task column

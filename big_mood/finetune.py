@@ -165,10 +165,11 @@ def finetune_runs(data:dict, # {'train', 'val', 'test'}: TaskData (x, valid, y, 
         if init == 'pretrained' and weights is None: raise ConfigError("finetune: pretrained runs need the weights of the pretrain stage")
         if mode not in MODES: raise ConfigError(f"finetune: mode must be one of {', '.join(MODES)}, got {mode!r}")
     rows, models, feats = [], {}, None
+    cfg = cfg or (None if weights is None else load_pat(weights).cfg)
     for init, mode in runs:
         for seed in seeds:
             torch.manual_seed(seed)
-            model = classifier_from(weights if init == 'pretrained' else None, cfg or (None if weights is None else load_pat(weights).cfg)).to(device)
+            model = classifier_from(weights if init == 'pretrained' else None, cfg).to(device)
             if mode == 'linear' and init == 'pretrained':
                 feats = feats or {k: pooled_features(model.encoder, data[k].x) for k in ('train', 'val', 'test')}
             use = (feats['train'], feats['val']) if mode == 'linear' and init == 'pretrained' else None

@@ -15,8 +15,7 @@ from ..features.mood import FEATURE_NAMES
 # %% auto #0
 __all__ = ['EPISODE_MODELS', 'PAPER_AUC', 'PAPER_AUC_RANDOM', 'SPLITS', 'XGB_DEFAULTS', 'PICKLE_WARNING', 'next_day_table',
            'paper_split', 'random_split', 'participant_split', 'split_rows', 'table_sha256', 'train_xgb', 'predict_xgb',
-           'save_xgb', 'load_xgb', 'evaluate_xgb', 'feature_importance', 'read_features_csv', 'unpickle_classifier',
-           'import_pickle']
+           'save_xgb', 'load_xgb', 'evaluate_xgb', 'feature_importance', 'read_features_csv', 'import_pickle']
 
 # %% ../../nbs/31_xgb.ipynb #be5c3476
 EPISODE_MODELS = {'DE': 'depressive', 'ME': 'manic', 'HME': 'hypomanic'}
@@ -188,11 +187,11 @@ def read_features_csv(path:str|Path) -> pd.DataFrame:
     _check_columns(df, FEATURE_NAMES, path.name)
     return df
 
-def unpickle_classifier(pkl:str|Path) -> xgb.XGBClassifier:
+def _unpickle_classifier(pkl:str|Path) -> xgb.XGBClassifier:
     "The XGBClassifier pickled in `pkl`, checked to use the 36 features in the published order (unpickling runs its code)."
     pkl = Path(pkl)
     if not pkl.is_file(): raise DataError(f"{pkl}: pickle not found")
-    warnings.warn(PICKLE_WARNING, stacklevel=2)
+    warnings.warn(PICKLE_WARNING, stacklevel=3)   # points at the caller of `import_pickle`
     try:
         with open(pkl, 'rb') as f: obj = pickle.load(f)
     except Exception as e: raise ModelError(f"{pkl}: could not be unpickled ({type(e).__name__}: {e})") from e
@@ -209,14 +208,10 @@ def import_pickle(pkl:str|Path, # a published XGBoost_*.pkl (unpickling runs its
     "Convert a pickled XGBoost classifier to JSON + metadata; check it on `features_csv` if given."
     pkl, out_dir = Path(pkl), Path(out_dir)
     name = safe_id(pkl.stem, 'model name')
-    booster = (obj := unpickle_classifier(pkl)).get_booster()
+    obj = _unpickle_classifier(pkl)
     code = next((k for k in sorted(EPISODE_MODELS, key=len, reverse=True) if name.upper().endswith(k)), None)
-    json_path = out_dir/f'{name}.json'
-    with atomic_write(json_path) as tmp: booster.save_model(tmp)
-    meta = {'feature_names': booster.feature_names, 'n_trees': booster.num_boosted_rounds(), **_versions(),
-            'episode': EPISODE_MODELS.get(code), 'imported_from': pkl.name, 'pickle_sha256': file_sha256(pkl), 'model_sha256': file_sha256(json_path)}
-    with atomic_write(json_path.with_suffix('.meta.json')) as tmp: tmp.write_text(json.dumps(meta, indent=1))
-    report = {'model': str(json_path), 'episode': meta['episode'], 'n_trees': meta['n_trees']}
+    json_path = save_xgb(obj, out_dir/f'{name}.json', episode=EPISODE_MODELS.get(code), imported_from=pkl.name, pickle_sha256=file_sha256(pkl))
+    report = {'model': str(json_path), 'episode': EPISODE_MODELS.get(code), 'n_trees': obj.get_booster().num_boosted_rounds()}
     if features_csv is None: return report
     df = read_features_csv(features_csv)
     p_pickle, p_json = obj.predict_proba(df[list(FEATURE_NAMES)])[:, 1], predict_xgb(load_xgb(json_path)[0], df)
