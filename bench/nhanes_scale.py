@@ -14,7 +14,7 @@ from pathlib import Path
 
 PHASES = {  # name: (imports, timed work)
     'synth': ("from big_mood.data.synthetic_files import synth_cycle", "synth_cycle(A.raw, 'H', A.participants, A.seed)"),
-    'ours': ("from big_mood.data.nhanes_preprocess import preprocess_nhanes", "preprocess_nhanes(A.raw, A.out, ['H'], 'H', A.seed)"),
+    'ours': ("from big_mood.data.nhanes_preprocess import preprocess_nhanes", "preprocess_nhanes(A.raw, A.out, cycles=['H'], label_cycle='H', seed=A.seed)"),
     'ours_slice': ("from big_mood.data.nhanes_weeks import paxmin_weeks", "paxmin_weeks(A.slice, 'H')"),
     'pandas_slice': ("import pandas as pd", "df = pd.read_sas(Path(A.slice)/'PAXMIN_H.xpt', format='xport', encoding='latin1')"),
 }

@@ -18,7 +18,7 @@ def run(tmp_path_factory):
     "Synthetic C, D, G (small) and H (300, with labels) preprocessed with the default rules."
     raw, out = tmp_path_factory.mktemp('raw'), tmp_path_factory.mktemp('out')
     for cycle, n in (('C', 12), ('D', 12), ('G', 25), ('H', 300)): synth_cycle(raw, cycle, n, seed=0)
-    summary = preprocess_nhanes(raw, out, ['C', 'D', 'G', 'H'], 'H', seed=0, chunk_rows=200_000)
+    summary = preprocess_nhanes(raw, out, cycles=['C', 'D', 'G', 'H'], label_cycle='H', seed=0, chunk_rows=200_000)
     return raw, out, summary
 
 
@@ -79,7 +79,7 @@ def test_task_arrays_on_preprocess_output(run):
 
 def test_same_seed_same_outputs(run, tmp_path):
     raw, out, _ = run
-    preprocess_nhanes(raw, tmp_path, ['H'], 'H', seed=0)
+    preprocess_nhanes(raw, tmp_path, cycles=['H'], label_cycle='H', seed=0)
     for name in ('labels', 'splits'):
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path/f'{name}.parquet'), pd.read_parquet(out/f'{name}.parquet'))
     assert (read_weeks(tmp_path/'weeks').minutes == read_weeks(out/'weeks', cohorts=['nhanes_H']).minutes).all()
@@ -87,15 +87,15 @@ def test_same_seed_same_outputs(run, tmp_path):
 
 def test_week_files_of_cycles_not_in_the_run_are_removed(run, tmp_path):
     raw, _, _ = run
-    preprocess_nhanes(raw, tmp_path, ['C', 'G'], None)
-    preprocess_nhanes(raw, tmp_path, ['C'], None)
+    preprocess_nhanes(raw, tmp_path, cycles=['C', 'G'], label_cycle=None)
+    preprocess_nhanes(raw, tmp_path, cycles=['C'], label_cycle=None)
     assert [p.name for p in (tmp_path/'weeks').iterdir()] == ['nhanes_C.parquet']
 
 
 def test_label_cycle_must_be_read(run, tmp_path):
     raw, _, _ = run
     with pytest.raises(ConfigError, match="label_cycle 'H' must be one of the cycles"):
-        preprocess_nhanes(raw, tmp_path, ['G'], 'H')
+        preprocess_nhanes(raw, tmp_path, cycles=['G'], label_cycle='H')
 
 
 def test_synthetic_folder_is_refused_as_real_nhanes(run):

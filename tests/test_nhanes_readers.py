@@ -74,7 +74,7 @@ def test_truncated_xpt_is_refused_and_nothing_is_written(raw, tmp_path):
     path = raw/'PAXMIN_H.xpt'
     path.write_bytes(path.read_bytes()[:-1000])
     with pytest.raises(DataError) as e:
-        preprocess_nhanes(raw, tmp_path/'out', ['H'], None)
+        preprocess_nhanes(raw, tmp_path/'out', cycles=['H'], label_cycle=None)
     assert str(e.value).startswith('PAXMIN_H.xpt: truncated download: ') and '\n' not in str(e.value)
     assert not (tmp_path/'out').exists()
 
@@ -87,17 +87,17 @@ def test_zero_filled_download_is_refused_though_pyreadstat_reads_it(raw, tmp_pat
     rows, _ = pyreadstat.read_xport(str(path), usecols=['SEQN'])
     assert (rows.SEQN == 0).sum() > 1000                                          # pyreadstat: no complaint, SEQN 0 rows
     with pytest.raises(DataError, match=r'PAXMIN_H.xpt: truncated download: zero-filled from byte [\d,]+ \(row'):
-        preprocess_nhanes(raw, tmp_path/'out', ['H'], None)
+        preprocess_nhanes(raw, tmp_path/'out', cycles=['H'], label_cycle=None)
     assert not (tmp_path/'out').exists()
 
 
 def test_failed_run_leaves_previous_outputs_untouched(raw, tmp_path):
-    preprocess_nhanes(raw, tmp_path/'out', ['H'], None)
+    preprocess_nhanes(raw, tmp_path/'out', cycles=['H'], label_cycle=None)
     before = {p: p.read_bytes() for p in (tmp_path/'out').rglob('*.parquet')}
     path = raw/'PAXMIN_H.xpt'
     path.write_bytes(path.read_bytes()[:-80 * 7])
     with pytest.raises(DataError):
-        preprocess_nhanes(raw, tmp_path/'out', ['H'], None)
+        preprocess_nhanes(raw, tmp_path/'out', cycles=['H'], label_cycle=None)
     assert {p: p.read_bytes() for p in (tmp_path/'out').rglob('*.parquet')} == before
 
 
@@ -152,21 +152,21 @@ def test_participant_with_no_minutes_and_short_recording_are_counted(raw, tmp_pa
     days = read_table(raw/'PAXDAY_H.xpt', 'PAXDAY_H', one_per_person=False)
     days = days[(days.SEQN != first) & ~((days.SEQN == second) & (days.PAXDAYD.astype(int) > 4))]   # PAXDAY says the same
     write_xpt(raw/'PAXDAY_H.xpt', 'PAXDAY_H', codebook('PAXDAY_H'), [days])
-    summary = preprocess_nhanes(raw, tmp_path/'out', ['H'], None)
+    summary = preprocess_nhanes(raw, tmp_path/'out', cycles=['H'], label_cycle=None)
     flow = pd.read_parquet(tmp_path/'out'/'participants.parquet').set_index('id')
     assert flow.loc[str(int(first)), 'excluded'] == 'no minutes in the file'
     assert flow.loc[str(int(second)), 'excluded'] == '' and flow.loc[str(int(second)), 'full_days'] == 3   # days 2-4 of the week
     assert summary['participants']['nhanes_H']['no minutes in the file'] == 1
-    preprocess_nhanes(raw, tmp_path/'strict', ['H'], None, min_days=7)
+    preprocess_nhanes(raw, tmp_path/'strict', cycles=['H'], label_cycle=None, min_days=7)
     strict = pd.read_parquet(tmp_path/'strict'/'participants.parquet').set_index('id')
     assert strict.loc[str(int(second)), 'excluded'] == 'data on fewer than 7 of 7 days'
 
 
 def test_min_valid_days_excludes_exactly_those_below_it(cohort, tmp_path):
-    preprocess_nhanes(cohort, tmp_path/'all', ['H'], None)
+    preprocess_nhanes(cohort, tmp_path/'all', cycles=['H'], label_cycle=None)
     weeks = read_weeks(tmp_path/'all'/'weeks')
     valid_days = pd.Series((weeks.valid.reshape(len(weeks.meta), 7, 1440).sum(2) >= 600).sum(1), weeks.meta.id.astype(str).to_numpy())
-    preprocess_nhanes(cohort, tmp_path/'strict', ['H'], None, min_valid_days=7)
+    preprocess_nhanes(cohort, tmp_path/'strict', cycles=['H'], label_cycle=None, min_valid_days=7)
     flow = pd.read_parquet(tmp_path/'strict'/'participants.parquet').set_index('id')
     excluded = set(flow.index[flow.excluded == 'fewer than 7 valid days (>= 600 valid minutes)'])
     assert excluded == set(valid_days.index[valid_days < 7]) and 0 < len(excluded) < len(valid_days), valid_days.value_counts()
@@ -180,5 +180,5 @@ def test_minute_file_cut_on_a_record_boundary_is_refused_against_paxday(raw, tmp
     path.write_bytes(path.read_bytes()[:cut])
     assert xpt_layout(path).n_rows < lay.n_rows
     with pytest.raises(DataError, match=r'PAXMIN_H: SEQN \d+ has \d+ minutes on day \d but PAXDAY_H says \d+ \(\d+ participant-days differ\): the minute file is incomplete'):
-        preprocess_nhanes(raw, tmp_path/'out', ['H'], None)
+        preprocess_nhanes(raw, tmp_path/'out', cycles=['H'], label_cycle=None)
     assert not (tmp_path/'out').exists()
