@@ -7,13 +7,14 @@ from __future__ import annotations
 import contextlib, hashlib, importlib.metadata, io, json, math, os, platform, random, re, shutil, subprocess, sys, tempfile, zlib
 from pathlib import Path
 from typing import NamedTuple
-import numpy as np, torch, yaml
+import numpy as np, yaml
 
 # %% auto #0
 __all__ = ['DATA_DIRS', 'PROVENANCE_PACKAGES', 'PIPELINE_OUTPUTS', 'BigMoodError', 'ConfigError', 'DataError', 'ModelError',
            'project_root', 'shared_dir', 'PatPaths', 'pat_paths', 'finetune_model_path', 'load_params',
            'seed_everything', 'derive_seed', 'resolve_device', 'atomic_write', 'atomic_folder', 'safe_id',
-           'file_sha256', 'write_json', 'save_torch', 'package_versions', 'source_commit', 'provenance']
+           'file_sha256', 'write_json', 'save_torch', 'writable_folder', 'package_versions', 'source_commit',
+           'provenance']
 
 # %% ../nbs/00_core.ipynb #3a79f7ad
 os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')
@@ -97,6 +98,7 @@ def load_params(path:str|Path|None=None, # a params file (default: `params.yaml`
 def seed_everything(seed:int, # the run's seed (`base.seed`)
                    ) -> np.random.Generator:
     "Seed `random`, numpy and torch from `seed`; return a numpy `Generator` seeded the same way."
+    import torch
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
     return np.random.default_rng(seed)
 
@@ -109,8 +111,9 @@ def derive_seed(seed:int, # the run's seed (`base.seed`)
 
 # %% ../nbs/00_core.ipynb #e3e8cbf8
 def resolve_device(device:str='auto', # `auto`, `cpu`, `cuda` or `cuda:N`
-                  ) -> torch.device:
+                  ) -> 'torch.device':
     "The torch device that `base.device` names."
+    import torch
     if device == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     if device == 'cpu': return torch.device('cpu')
     if re.fullmatch(r'cuda(:\d+)?', str(device)):
@@ -198,10 +201,22 @@ def save_torch(obj, # tensors, numbers, strings, lists and dicts
                path:str|Path, # the .pt file to create or replace
               ) -> Path:
     "`torch.save(obj)` to `path` atomically, with the same bytes for the same object."
+    import torch
     buffer = io.BytesIO()
     torch.save(obj, buffer)   # a file object: the archive is named 'archive', not after the temporary file
     with atomic_write(path) as tmp: tmp.write_bytes(buffer.getvalue())
     return Path(path)
+
+# %% ../nbs/00_core.ipynb #d8f07fb2
+def writable_folder(path:str|Path, # a folder to create or write into
+                   ) -> Path:
+    "`path` if it is, or can be created as, a writable folder; else a `ConfigError` saying why."
+    path = Path(path)
+    if path.exists() and not path.is_dir(): raise ConfigError(f"{path}: is a file, not a folder")
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir(): raise ConfigError(f"{path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK): raise ConfigError(f"{path}: {existing} is not writable")
+    return path
 
 # %% ../nbs/00_core.ipynb #b087a1e5
 PROVENANCE_PACKAGES = ('big_mood', 'torch', 'numpy', 'pandas', 'scikit-learn', 'xgboost-cpu', 'pyreadstat', 'peft', 'papermill', 'dvc')
@@ -229,10 +244,14 @@ def source_commit(root:str|Path|None=None, # a folder of the checkout (default: 
     dirty = run('status', '--porcelain', '--untracked-files=no', '--', '.', *exclude).stdout.strip()
     return commit.stdout.strip() + ('-dirty' if dirty else '')
 
-def provenance(seed:int|None=None, device:str|None=None) -> dict:
+def provenance(seed:int|None=None, # the run's seed
+               device:str|None=None, # the run's `base.device`
+               root:str|Path|None=None, # the project (default: `project_root()`)
+              ) -> dict:
     "What a report or model records about the run that made it."
+    import torch
     dev = resolve_device(device) if device else None
-    return {'python': sys.version.split()[0], 'platform': platform.platform(), 'source_commit': source_commit(),
+    return {'python': sys.version.split()[0], 'platform': platform.platform(), 'source_commit': source_commit(root),
             'seed': seed, 'device': str(dev) if dev else None,
             'gpu': torch.cuda.get_device_name(dev) if dev is not None and dev.type == 'cuda' else None,
             **package_versions()}

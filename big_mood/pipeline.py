@@ -7,14 +7,14 @@ from __future__ import annotations
 import os, re, shutil, tempfile
 from unittest import mock
 from pathlib import Path
-import nbformat, papermill, yaml
+import jinja2, nbformat, papermill, yaml
 from nbconvert import HTMLExporter
-from .core import (BigMoodError, ConfigError, atomic_write, file_sha256, load_params, project_root,
-                           provenance)
+from .core import (BigMoodError, ConfigError, atomic_write, file_sha256, load_params, project_root, provenance,
+                           safe_id)
 
 # %% auto #0
-__all__ = ['StageError', 'stage_notebook', 'declared_parameters', 'stage_parameters', 'dependency_hashes', 'add_run_header',
-           'run_stage']
+__all__ = ['StageError', 'stage_notebook', 'declared_parameters', 'stage_parameters', 'effective_params', 'dependency_hashes',
+           'run_footer', 'render_html', 'run_stage']
 
 # %% ../nbs/60_pipeline.ipynb #1d60623b
 class StageError(BigMoodError):
@@ -95,9 +95,21 @@ def _locked_outputs(root:Path) -> dict:
     stages = (yaml.safe_load(lock.read_text()) or {}).get('stages', {}) if lock.is_file() else {}
     return {o['path']: o['md5'] for st in stages.values() for o in st.get('outs', []) if 'md5' in o}
 
+def effective_params(params:dict, # all of params.yaml
+                     name:str, # the stage
+                     overrides:dict|None=None, # this run's --set values
+                     sections:list[str]=(), # the shared sections offered to the stage
+                    ) -> dict:
+    "params.yaml as this run sees it: each override put into the section that owns the key (the stage's otherwise)."
+    out = {k: dict(v) for k, v in params.items()}
+    for k, v in (overrides or {}).items():
+        owner = next((s for s in ('base', *sections) if k in params.get(s, {})), name)
+        out.setdefault(owner, {})[k] = v
+    return out
+
 def dependency_hashes(name:str, # stage name in dvc.yaml
                       root:Path, # project root
-                      params:dict, # all of params.yaml, for `${section.key}` in paths
+                      params:dict, # params.yaml as the run sees it (`effective_params`), for `${section.key}` in paths
                       tag:str|None=None, # the `${item}` of a foreach stage
                      ) -> dict:
     """A fingerprint of each input under data/ or models/ that stage `name` depends on in `dvc.yaml`: a file's SHA-256
@@ -119,25 +131,59 @@ def dependency_hashes(name:str, # stage name in dvc.yaml
             out[d] = f'{len(files)} files, {sum(f.stat().st_size for f in files) / 1e6:.1f} MB'
     return out
 
-def add_run_header(nb:nbformat.NotebookNode, name:str, parameters:dict, hashes:dict, tag:str|None=None):
-    "Title the report with its data source and put the parameters and the provenance under the title."
+def run_footer(nb:nbformat.NotebookNode, # the executed stage notebook
+               name:str, # the stage
+               parameters:dict, # the checked parameters of the run
+               prov:dict, # `provenance()`, taken before the stage ran
+               hashes:dict, # `dependency_hashes` of the run's inputs
+               tag:str|None=None, # the `${item}` of a foreach stage
+              ) -> str:
+    "Title the report with its data source (HTML `<title>` too); append parameters, provenance and inputs; the title."
     source = parameters.get('data_source')
     label = ('' if source is None else f" ({source} data, not a replication)" if str(source).startswith('synthetic')
              else f" ({source} data)")
+    if prov.get('source_commit', '').endswith('-dirty'): label += ', from uncommitted sources'
     has_title = bool(nb.cells) and nb.cells[0].cell_type == 'markdown' and nb.cells[0].source.startswith('# ')
     title, *rest = nb.cells[0].source.split('\n', 1) if has_title else (f'# {name}',)
-    prov = provenance(parameters.get('seed'), parameters.get('device'))
-    header = [title + label + '\n' + (rest[0] if rest else ''),
-              f"Stage `{name}{'@' + tag if tag else ''}` of the big_mood pipeline.\n\n## Parameters\n\n" + _md_table(parameters),
-              '## Provenance\n\n' + _md_table(prov)]
-    if hashes:
-        header.append('### Input data\n\n' + _md_table(hashes, ('input', 'fingerprint')))
-    nb.cells[:1 if has_title else 0] = [nbformat.v4.new_markdown_cell(c) for c in header]
+    heading = [nbformat.v4.new_markdown_cell(title + label + '\n' + (rest[0] if rest else ''))]
+    footer = [f"## Parameters\n\nStage `{name}{'@' + tag if tag else ''}` of the big_mood pipeline.\n\n" + _md_table(parameters),
+              '## Provenance\n\nRecorded before the stage ran. The source commit is the latest commit that changed anything but the '
+              "pipeline's outputs (`dvc.lock`, `metrics/`, `reports/`).\n\n" + _md_table(prov)]
+    if hashes: footer.append('### Input data\n\n' + _md_table(hashes, ('input', 'fingerprint')))
+    nb.cells[:1 if has_title else 0] = heading
+    nb.cells += [nbformat.v4.new_markdown_cell(c) for c in footer]
+    nb.metadata['title'] = (title.lstrip('# ') + label).strip()
+    return nb.metadata['title']
+
 
 # %% ../nbs/60_pipeline.ipynb #0cf49c30
-def _render_html(nb:nbformat.NotebookNode) -> str:
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+_REPORT_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{% block html_head_js %}{% endblock html_head_js %}
+{% block html_head_js_mathjax %}{% endblock html_head_js_mathjax %}
+{% block html_head_js_mermaidjs %}{% endblock html_head_js_mermaidjs %}
+"""
+
+def render_html(nb:nbformat.NotebookNode) -> str:
+    "The report as one HTML file: no code cells, no prompts, no script or style fetched from elsewhere."
+    exporter = HTMLExporter(extra_loaders=[jinja2.DictLoader({'report.html.j2': _REPORT_TEMPLATE})], template_file='report.html.j2',
+                            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     return exporter.from_notebook_node(nb)[0]
+
+def _split_stderr(nb:nbformat.NotebookNode) -> str:
+    "Remove stderr streams from the notebook's outputs; their text."
+    log = []
+    for cell in nb.cells:
+        if cell.cell_type != 'code': continue
+        log += [o.text for o in cell.outputs if o.output_type == 'stream' and o.name == 'stderr']
+        cell.outputs = [o for o in cell.outputs if not (o.output_type == 'stream' and o.name == 'stderr')]
+    return ''.join(log)
+
+def _strip_run_metadata(nb:nbformat.NotebookNode):
+    "Drop the timestamps and temporary paths papermill records, so an identical run gives an identical report."
+    nb.metadata.pop('papermill', None)
+    for i, cell in enumerate(nb.cells):
+        cell.metadata.pop('papermill', None); cell.metadata.pop('execution', None)
+        cell.id = f'cell-{i}'   # papermill gives its injected cell a random id
 
 def run_stage(name:str, # stage name (section of params.yaml, notebook nbs/pipeline/NN_{name}.ipynb)
               overrides:dict|None=None, # parameter values that replace params.yaml's (`foreach` stages)
@@ -147,15 +193,18 @@ def run_stage(name:str, # stage name (section of params.yaml, notebook nbs/pipel
               params_path:Path|None=None, # params file (default: params.yaml at the root)
               log_output:bool=True, # stream cell output to the log
              ) -> Path:
-    "Run stage `name` with papermill; write `reports/NN_name[_tag].ipynb` and `.html`; return the HTML path."
+    "Run stage `name` with papermill; write `reports/NN_name[_tag].ipynb`, `.html` and `.log`; return the HTML path."
     root = Path(root or project_root())
+    safe_id(name, 'stage name')
+    if tag is not None: safe_id(tag, '--tag')
     nb_path = stage_notebook(name, root)
     params = load_params(params_path or root/'params.yaml')
     parameters = stage_parameters(name, nb_path, params, overrides, sections)
+    prov = provenance(parameters.get('seed'), parameters.get('device'), root)   # before the stage writes anything
     stem = nb_path.stem + (f'_{tag}' if tag else '')
     reports = root/'reports'
     reports.mkdir(exist_ok=True)
-    kernel_env = {'PYTHONHASHSEED': os.environ.get('PYTHONHASHSEED', str(parameters.get('seed', 0))), 'BIG_MOOD_ROOT': str(root)}
+    kernel_env = {'PYTHONHASHSEED': os.environ.get('PYTHONHASHSEED', str(parameters.get('seed', 0))), 'BIG_MOOD_ROOT': str(root), 'TQDM_DISABLE': '1'}
     with tempfile.TemporaryDirectory() as tmp, mock.patch.dict(os.environ, kernel_env):   # the kernel inherits them; this process keeps its own
         executed = Path(tmp)/nb_path.name
         try:
@@ -164,10 +213,15 @@ def run_stage(name:str, # stage name (section of params.yaml, notebook nbs/pipel
         except papermill.PapermillExecutionError as e:
             failed = reports/f'{stem}.failed.ipynb'
             shutil.copyfile(executed, failed)
+            for old in (reports/f'{stem}.html', reports/f'{stem}.ipynb'):   # the last good report no longer describes the outputs
+                if old.is_file(): os.replace(old, old.with_name(f'{stem}.stale{old.suffix}'))
             raise StageError(f"stage {name}: cell {e.exec_count} raised {e.ename}: {e.evalue} (executed notebook kept in {failed})") from None
         nb = nbformat.read(executed, as_version=4)
-    add_run_header(nb, name, parameters, dependency_hashes(name, root, params, tag), tag)
-    (reports/f'{stem}.failed.ipynb').unlink(missing_ok=True)
+    stderr = _split_stderr(nb)
+    run_footer(nb, name, parameters, prov, dependency_hashes(name, root, effective_params(params, name, overrides, sections), tag), tag)
+    _strip_run_metadata(nb)
+    for leftover in (f'{stem}.failed.ipynb', f'{stem}.stale.html', f'{stem}.stale.ipynb'): (reports/leftover).unlink(missing_ok=True)
     with atomic_write(reports/f'{stem}.ipynb') as t: nbformat.write(nb, t)
-    with atomic_write(reports/f'{stem}.html') as t: t.write_text(_render_html(nb), encoding='utf-8')
+    with atomic_write(reports/f'{stem}.html') as t: t.write_text(render_html(nb), encoding='utf-8')
+    with atomic_write(reports/f'{stem}.log') as t: t.write_text(stderr, encoding='utf-8')
     return reports/f'{stem}.html'

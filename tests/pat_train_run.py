@@ -1,10 +1,13 @@
 """A tiny PAT pretraining run for tests/test_train.py, imported or started as a script (by python or torchrun).
 
-usage: pat_train_run.py OUT.pt EPOCHS [CHECKPOINT.pt]   (process 0 writes the final state_dict and history)"""
-import os, sys
+usage: pat_train_run.py OUT.pt EPOCHS [CHECKPOINT.pt [KILL_AFTER_EPOCH]]   (process 0 writes the final state_dict and history)
+With KILL_AFTER_EPOCH the process kills itself with SIGKILL right after the checkpoint of that epoch is written: a
+kill -9 at a known point, not a race against a poll."""
+import os, signal, sys
 import numpy as np, torch
+import big_mood.train.loop as loop
 from big_mood.models.pat import PATConfig
-from big_mood.pretrain import pretrain_mae
+from big_mood.train.pretrain import pretrain_mae
 
 RUN_FILE = __file__
 rng = np.random.default_rng(0)
@@ -18,7 +21,17 @@ def run(epochs, checkpoint=None, log=lambda s: print(s, flush=True)):
                         min_lr=1e-4, checkpoint=checkpoint, log=log)
 
 
+def kill_after(epoch:int):
+    "Make the checkpoint writer kill this process (SIGKILL) once the checkpoint after `epoch` is on disk."
+    write = loop.save_checkpoint
+    def write_then_die(path, state):
+        write(path, state)
+        if state['epoch'] == epoch + 1: os.kill(os.getpid(), signal.SIGKILL)
+    loop.save_checkpoint = write_then_die
+
+
 if __name__ == '__main__':
     torch.set_num_threads(1)
+    if len(sys.argv) > 4: kill_after(int(sys.argv[4]))
     model, history = run(int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None)
     if int(os.environ.get('RANK', 0)) == 0: torch.save({'state_dict': model.state_dict(), 'history': history}, sys.argv[1])

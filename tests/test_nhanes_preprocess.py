@@ -10,7 +10,8 @@ from big_mood.core import ConfigError
 from big_mood.data.nhanes import TASKS
 from big_mood.data.nhanes_preprocess import check_data_source, preprocess_nhanes
 from big_mood.data.synthetic_files import synth_cycle
-from big_mood.data.weeks import read_weeks, task_arrays
+from big_mood.data.splits import split_arrays
+from big_mood.data.weeks import read_weeks
 
 
 @pytest.fixture(scope='module')
@@ -55,11 +56,14 @@ def test_paxraw_week_agrees_with_an_independent_reading(run):
         np.testing.assert_array_equal(weeks.minutes[row, (p.PAXN - 1).astype(int)], p.PAXINTEN.to_numpy(np.float32))
 
 
-def test_no_participant_in_two_splits(run):
+def test_test_set_is_shared_by_every_size_and_never_trained_on(run):
     _, out, _ = run
     splits = pd.read_parquet(out/'splits.parquet')
     assert set(splits.task) == set(TASKS)
-    assert not splits.duplicated(['task', 'size', 'id']).any()
+    for task, g in splits.groupby('task'):
+        tests = {size: frozenset(s.id) for size, s in g[g.split == 'test'].groupby('size')}
+        assert len(set(tests.values())) == 1, f'{task}: sizes have different test sets'
+        assert not set(g[g.split != 'test'].id) & next(iter(tests.values())), f'{task}: a test participant trains or validates'
 
 
 def test_labels_and_splits_cover_only_included_2013_14_participants(run):
@@ -70,10 +74,10 @@ def test_labels_and_splits_cover_only_included_2013_14_participants(run):
     assert summary['labels']['benzodiazepine']['labelled'] == int(labels.benzodiazepine.notna().sum())
 
 
-def test_task_arrays_on_preprocess_output(run):
+def test_split_arrays_on_preprocess_output(run):
     _, out, _ = run
-    data = task_arrays(read_weeks(out/'weeks', cohorts=['nhanes_H']), pd.read_parquet(out/'labels.parquet'), pd.read_parquet(out/'splits.parquet'),
-                       'ssri', 'full', 'paper')
+    data = split_arrays(read_weeks(out/'weeks', cohorts=['nhanes_H']), pd.read_parquet(out/'labels.parquet'), pd.read_parquet(out/'splits.parquet'),
+                        'ssri', standardize='paper')
     assert abs(float(data['test'].x.mean())) < 1e-3 and set(np.unique(data['train'].y)) == {0, 1}
 
 
@@ -83,13 +87,52 @@ def test_same_seed_same_outputs(run, tmp_path):
     for name in ('labels', 'splits'):
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path/f'{name}.parquet'), pd.read_parquet(out/f'{name}.parquet'))
     assert (read_weeks(tmp_path/'weeks').minutes == read_weeks(out/'weeks', cohorts=['nhanes_H']).minutes).all()
+    preprocess_nhanes(raw, tmp_path/'other', cycles=['H'], label_cycle='H', seed=1)
+    assert not pd.read_parquet(tmp_path/'other'/'splits.parquet').equals(pd.read_parquet(out/'splits.parquet')), 'the seed is ignored'
 
 
-def test_week_files_of_cycles_not_in_the_run_are_removed(run, tmp_path):
+def test_week_files_of_cycles_not_in_the_run_are_removed_and_reported(run, tmp_path):
     raw, _, _ = run
     preprocess_nhanes(raw, tmp_path, cycles=['C', 'G'], label_cycle=None)
-    preprocess_nhanes(raw, tmp_path, cycles=['C'], label_cycle=None)
+    summary = preprocess_nhanes(raw, tmp_path, cycles=['C'], label_cycle=None)
     assert [p.name for p in (tmp_path/'weeks').iterdir()] == ['nhanes_C.parquet']
+    assert summary['removed_files'] == ['weeks/nhanes_G.parquet']
+
+
+@pytest.mark.parametrize('fail_at', [1, 2, 4])
+def test_a_failure_at_any_write_leaves_the_earlier_results_byte_identical(run, tmp_path, monkeypatch, fail_at):
+    raw, _, _ = run
+    out = tmp_path/'out'
+    preprocess_nhanes(raw, out, cycles=['C', 'G'], label_cycle=None)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob('*') if p.is_file()}
+    import big_mood.data.nhanes_preprocess as pre
+    calls, real, original = [0], pd.DataFrame.to_parquet, pre.write_weeks
+    def flaky_weeks(*a, **k):                                  # the writes are counted: weeks D, G, H, then the tables
+        calls[0] += 1
+        if calls[0] == fail_at: raise OSError('disk full')
+        return original(*a, **k)
+    def flaky_parquet(self, *a, **k):
+        calls[0] += 1
+        if calls[0] == fail_at: raise OSError('disk full')
+        return real(self, *a, **k)
+    monkeypatch.setattr(pre, 'write_weeks', flaky_weeks)
+    monkeypatch.setattr(pd.DataFrame, 'to_parquet', flaky_parquet)
+    with pytest.raises(OSError, match='disk full'):
+        preprocess_nhanes(raw, out, cycles=['D', 'G', 'H'], label_cycle='H')
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob('*') if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ['out'], 'a temporary folder was left behind'
+
+
+def test_a_small_cohort_preprocesses_and_reports_the_tasks_it_cannot_split(tmp_path):
+    raw = tmp_path/'raw'
+    synth_cycle(raw, 'H', 40, seed=1)
+    summary = preprocess_nhanes(raw, tmp_path/'out', cycles=['H'], label_cycle='H', seed=0)
+    splits = pd.read_parquet(tmp_path/'out'/'splits.parquet')
+    assert len(read_weeks(tmp_path/'out'/'weeks').meta) == 40
+    assert set(splits.task) | set(summary.get('skipped_tasks', {})) == set(TASKS)
+    for task, why in summary.get('skipped_tasks', {}).items():
+        assert 'cannot draw a stratified' in why or 'nothing to split' in why, why
+        assert 'labelled participants: {' in why and 'np.int64' not in why, why
 
 
 def test_label_cycle_must_be_read(run, tmp_path):

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, shared_path
-from big_mood.baselines import leave_one_out_probs
+from big_mood.train.baselines import leave_one_out_probs
 from big_mood.core import DataError
 from big_mood.data.actigraphy import first_days, read_depresjon, read_minute_counts, read_psykose
-from big_mood.evaluate import binary_metrics
+from big_mood.evaluate.metrics import binary_metrics
 from big_mood.features.mood import FEATURE_NAMES, daily_indexes, mood_features
 from big_mood.features.rhythm import participant_table
 from big_mood.features.sleep import score_sleep

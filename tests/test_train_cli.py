@@ -28,19 +28,19 @@ def dataset(tmp_path):
     return tmp_path
 
 
-def test_ft_task_writes_model_metadata_and_metrics(dataset, capsys):
+def test_ft_task_writes_model_predictions_and_metadata(dataset, capsys):
     code, out, err = run(capsys, 'ft-task', '--pretrained', dataset / 'encoder.pt', '--dataset', dataset / 'weeks.parquet',
                          '--label', 'PHQ9>=10', '--mode', 'linear', '--lr', '1e-2', '--epochs', '3', '--batch-size', '16',
                          '--device', 'cpu', '--out', dataset / 'out')
     assert code == 0, err
     assert "linear on 'PHQ9>=10': test AUC" in out
-    assert sorted(p.name for p in (dataset / 'out').iterdir()) == ['metadata.json', 'metrics.json', 'model.pt', 'standardize.npz']
+    assert sorted(p.name for p in (dataset / 'out').iterdir()) == ['full_fold0_pretrained_linear_seed0.pt', 'metadata.json', 'predictions.parquet', 'standardize.pt']
     meta = json.loads((dataset / 'out' / 'metadata.json').read_text())
-    assert meta['label'] == 'PHQ9>=10' and meta['mode'] == 'linear' and len(meta['pretrained_sha256']) == 64
-    metrics = json.loads((dataset / 'out' / 'metrics.json').read_text())
-    assert metrics['test']['auc'] > 0.8 and metrics['pos_weight'] == pytest.approx(2.0, rel=0.2)
-    assert sum(metrics['n_participants'].values()) == 60
-    model = load_pat(dataset / 'out' / 'model.pt')
+    assert meta['label'] == 'PHQ9>=10' and meta['runs'] == ['pretrained/linear'] and meta['settings']['epochs'] == 3
+    pred = pd.read_parquet(dataset / 'out' / 'predictions.parquet')
+    assert pred.id.nunique() == 22 and set(pred.split) == {'val', 'test'}        # 12 test (0.2 of 60), 10 validation (0.2 of the other 48)
+    assert float(out.split('test AUC ')[1].split(',')[0]) > 0.8
+    model = load_pat(dataset / 'out' / 'full_fold0_pretrained_linear_seed0.pt')
     assert isinstance(model, PATClassifier)
     enc = load_pat(dataset / 'encoder.pt')
     assert torch.equal(model.encoder.blocks[0].ff1.weight, enc.blocks[0].ff1.weight), 'the linear probe changed the encoder'
@@ -62,11 +62,22 @@ def test_ft_task_bad_input_exits_2(dataset, capsys, change, words):
 
 
 def test_pretrain_cli_writes_a_loadable_mae(dataset, capsys):
-    code, out, err = run(capsys, 'pretrain', '--weeks', dataset / 'weeks.parquet', '--out', dataset / 'mae.pt', '--epochs', '1',
+    code, out, err = run(capsys, 'pretrain', '--weeks', dataset / 'weeks.parquet', '--out', dataset / 'run', '--epochs', '1',
                          '--batch-size', '16', '--device', 'cpu')
     assert code == 0, err
     assert out.startswith('effective batch size 16 (16 per process x 1 process), lr 0.001\n')
-    assert f"wrote {dataset / 'mae.pt'}: 1 epochs, best validation loss" in out
-    assert type(load_pat(dataset / 'mae.pt')).__name__ == 'PATMAE'
-    code, out, err = run(capsys, 'pretrain', '--weeks', dataset / 'absent.parquet', '--out', dataset / 'x.pt')
+    assert f"wrote {dataset / 'run' / 'mae.pt'}: 1 epochs, best validation loss" in out
+    assert type(load_pat(dataset / 'run' / 'mae.pt')).__name__ == 'PATMAE'
+    assert json.loads((dataset / 'run' / 'mae.json').read_text())['settings']['epochs'] == 1
+    code, out, err = run(capsys, 'pretrain', '--weeks', dataset / 'absent.parquet', '--out', dataset / 'x')
     assert_clean_failure(code, err, 'absent.parquet')
+    assert not (dataset / 'x').exists()
+
+
+def test_pretrain_defaults_are_the_functions_not_the_commands(dataset, capsys, monkeypatch):
+    import big_mood.train.pretrain as pretrain
+    seen = {}
+    monkeypatch.setattr(pretrain, 'pretrain_run', lambda weeks, out, **kw: seen.update(kw) or {'history': [{'val': 1.0}]})
+    code, out, err = run(capsys, 'pretrain', '--weeks', dataset / 'weeks.parquet', '--out', dataset / 'run', '--lr', '0.01')
+    assert code == 0, err
+    assert seen == {'lr': 0.01}                               # nothing the user did not give, so the paper's defaults apply

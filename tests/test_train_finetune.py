@@ -5,12 +5,11 @@ import pandas as pd
 import pytest
 import torch
 
-from big_mood.crossval import participant_folds, split_arrays, split_rows
 from big_mood.core import DataError
-from big_mood.data.weeks import Weeks, check_splits, make_splits
-from big_mood.finetune import finetune, pos_weight, prepare, trainable, weighted_bce
+from big_mood.data.splits import check_splits, clip_splits, make_splits, participant_folds, split_arrays, split_rows
+from big_mood.data.weeks import Weeks
 from big_mood.models.pat import PATClassifier, PATConfig
-from big_mood.pat_tasks import clip_splits
+from big_mood.train.finetune import finetune, pos_weight, prepare, trainable, weighted_bce
 
 CFG = PATConfig(patch_size=18, num_heads=2, input_size=360)
 
@@ -32,7 +31,7 @@ def test_linear_probe_leaves_encoder_weights_unchanged():
     model = fresh()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     (xt, yt), (xv, yv) = planted(48, 1), planted(24, 2)
-    model, hist = finetune(model, 'linear', xt, yt, xv, yv, lr=1e-2, epochs=2, batch_size=16, log=lambda s: None)
+    model, hist = finetune(model, xt, yt, xv, yv, mode='linear', lr=1e-2, epochs=2, batch_size=16, log=lambda s: None)
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before if k.startswith('encoder.'))
     assert not all(torch.equal(before[k], after[k]) for k in before if not k.startswith('encoder.')), 'the head did not train'
@@ -45,7 +44,7 @@ def test_lora_trains_only_adapters_and_head():
     assert {n.split('.attention.')[1].split('.')[0] for n in names if 'lora_' in n} == {'query', 'key', 'value', 'attention_output'}
     base = fresh()
     (xt, yt), (xv, yv) = planted(48, 1), planted(24, 2)
-    merged, _ = finetune(fresh(), 'lora', xt, yt, xv, yv, lr=1e-2, epochs=2, batch_size=16, lora_r=4, log=lambda s: None)
+    merged, _ = finetune(fresh(), xt, yt, xv, yv, mode='lora', lr=1e-2, epochs=2, batch_size=16, lora_r=4, log=lambda s: None)
     b, m = base.state_dict(), merged.state_dict()
     assert set(b) == set(m), 'the merged model is not a plain PATClassifier'
     projections = ('attention.query.weight', 'attention.key.weight', 'attention.value.weight', 'attention.attention_output.weight')
@@ -69,7 +68,7 @@ def test_pos_weight_is_negatives_over_positives_and_weighs_positives_up():
     feats = (np.zeros((400, 96), np.float32), np.zeros((40, 96), np.float32))
     model = fresh()
     with torch.no_grad(): model.output.bias.fill_(float(np.log(0.1 / 0.9)) - (model.output.weight @ torch.relu(model.dense_128.bias)).item())
-    model, _ = finetune(model, 'linear', np.zeros((400, 360), np.float32), y, np.zeros((40, 360), np.float32), yv, lr=2e-2, epochs=1,
+    model, _ = finetune(model, np.zeros((400, 360), np.float32), y, np.zeros((40, 360), np.float32), yv, mode='linear', lr=2e-2, epochs=1,
                         batch_size=4, features=feats, log=lambda s: None)
     p = torch.sigmoid(model.head(torch.as_tensor(feats[0]))).mean().item()
     assert p > 0.15, p
@@ -79,22 +78,20 @@ def test_no_participant_in_two_splits_or_folds():
     rng = np.random.default_rng(0)
     labels = pd.DataFrame({'id': [f'p{i}' for i in range(40)], 'depression': (rng.random(40) < 0.4).astype(int)})
     for scheme in ('lopo', 'kfold'):
-        folds = participant_folds(labels, 'depression', scheme, k=5, seed=3)
+        folds = participant_folds(labels, 'depression', scheme=scheme, k=5, seed=3)
         tested = folds[folds.split == 'test'].id
         assert tested.is_unique and set(tested) == set(labels.id), scheme
-    splits = make_splits(labels, ['depression'], seed=1, test_size=10, train_sizes=(10,), val_frac=0.2)
-    with pytest.raises(DataError, match='is in more than one of'):   # the check both builders end with
-        check_splits(pd.concat([splits, splits[splits.split == 'test'].head(1).assign(split='train')]))
+    splits, _ = make_splits(labels, ['depression'], seed=1, n_test=10, train_sizes=(10,), val_frac=0.2)
     assert splits[splits.split == 'test'].groupby('size').id.apply(frozenset).nunique() == 1   # one test set for every size
-    clipped = clip_splits(splits, labels, 'depression', 'full', max_train=8, max_eval=4, seed=0)
+    clipped = clip_splits(splits, labels, 'depression', max_train=8, max_eval=4, seed=0)
     full = splits[splits['size'] == 'full'].set_index('id').split
     assert (clipped.set_index('id').split == full[clipped.id]).all(), 'clipping moved a participant'
     # several weeks per participant: every week of a person lands on the person's side
     meta = pd.DataFrame({'id': np.repeat(labels.id, 3), 'cohort': 'toy', 'week': np.tile([0, 1, 2], 40), 'weekday': 0}).reset_index(drop=True)
     weeks = Weeks(meta, rng.gamma(2, 1, (120, 10080)).astype(np.float32), np.ones((120, 10080), np.uint8))
-    rows = split_rows(weeks, folds, 'depression', 'fold00')
+    rows = split_rows(weeks, folds, 'depression', fold=0)
     sides = {s: set(meta.id[r]) for s, r in rows.items()}
     assert not (sides['train'] & sides['val'] or sides['train'] & sides['test'] or sides['val'] & sides['test'])
     assert sum(len(r) for r in rows.values()) == 120
-    data = split_arrays(weeks, labels, folds, 'depression', 'fold00')
+    data = split_arrays(weeks, labels, folds, 'depression', fold=0)
     assert all(np.array_equal(data[s].ids, meta.id.to_numpy()[rows[s]]) for s in rows)

@@ -1,7 +1,6 @@
 """Mood XGBoost models: splits, column-order refusal, errors never become a risk, JSON round trip, pickle import."""
 import json
 import pickle
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -9,8 +8,9 @@ import pytest
 
 from big_mood.core import ModelError
 from big_mood.features.mood import FEATURE_NAMES
-from big_mood.models.xgb import (import_pickle, load_xgb, next_day_table, predict_xgb, save_xgb, split_rows, table_sha256,
-                                 train_xgb)
+from big_mood.data.splits import mood_split
+from big_mood.models.xgb import import_pickle, load_xgb, predict_xgb, save_xgb
+from big_mood.train.xgb import next_day_table, table_sha256, train_xgb
 
 
 @pytest.fixture(scope='module')
@@ -34,13 +34,13 @@ def model(table):
 
 
 def test_no_participant_in_two_splits(table):
-    split = split_rows(table, 'manic', 'participant', seed=3)
+    split = mood_split(table, 'manic', protocol='participant', seed=3)
     assert not set(table.loc[split == 'train', 'person']) & set(table.loc[split == 'test', 'person'])
     assert (split == 'test').any()
 
 
 def test_paper_split_tests_only_on_later_days(table):
-    split = split_rows(table, 'depressive', 'paper')
+    split = mood_split(table, 'depressive', protocol='paper')
     for _, g in table.assign(split=split).groupby('person'):
         assert g.loc[g['split'] == 'train', 'date'].max() < g.loc[g['split'] == 'test', 'date'].min()
         assert (g['split'] == 'train').sum() == 60 and g.loc[g['split'] == 'train', 'depressive'].sum() == 30
@@ -84,17 +84,18 @@ def test_metadata_that_disagrees_with_the_model_is_refused(tmp_path, model):
         load_xgb(tmp_path / 'ME.json')
 
 
-def test_same_seed_same_model(table):
-    a = train_xgb(table[list(FEATURE_NAMES)], table['manic'], seed=1, n_estimators=20)
-    b = train_xgb(table[list(FEATURE_NAMES)], table['manic'], seed=1, n_estimators=20)
-    np.testing.assert_array_equal(predict_xgb(a, table[list(FEATURE_NAMES)]), predict_xgb(b, table[list(FEATURE_NAMES)]))
+def test_same_seed_same_model_other_seed_other_model(table):
+    a, b, c = (train_xgb(table[list(FEATURE_NAMES)], table['manic'], seed=s, n_estimators=20) for s in (1, 1, 2))
+    X = table[list(FEATURE_NAMES)]
+    np.testing.assert_array_equal(predict_xgb(a, X), predict_xgb(b, X))
+    assert not np.array_equal(predict_xgb(a, X), predict_xgb(c, X)), 'the seed is ignored'   # subsample 0.8 draws from it
 
 
 def test_imported_pickle_scores_like_the_original(tmp_path, table, model):
     with open(tmp_path / 'XGBoost_ME.pkl', 'wb') as f: pickle.dump(model, f)
     table[['date', *FEATURE_NAMES]].head(50).to_csv(tmp_path / 'test.csv', index=False)
-    with pytest.warns(UserWarning, match='unpickling runs code'):
-        rep = import_pickle(tmp_path / 'XGBoost_ME.pkl', tmp_path / 'out', tmp_path / 'test.csv')
+    rep = import_pickle(tmp_path / 'XGBoost_ME.pkl', tmp_path / 'out', feature_names=list(FEATURE_NAMES), allow_pickle=True,
+                        features_csv=tmp_path / 'test.csv')
     assert rep['episode'] == 'manic'
     out = pd.read_csv(rep['predictions'])
     np.testing.assert_allclose(out['episode'], predict_xgb(model, table[list(FEATURE_NAMES)].head(50)), atol=1e-6)
@@ -104,8 +105,20 @@ def test_pickle_of_a_model_on_other_features_is_refused(tmp_path, table):
     import xgboost as xgb
     other = xgb.XGBClassifier(n_estimators=2).fit(table[list(FEATURE_NAMES)[:5]], table['manic'])
     with open(tmp_path / 'XGBoost_DE.pkl', 'wb') as f: pickle.dump(other, f)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        with pytest.raises(ModelError, match='not the 36 published ones'):
-            import_pickle(tmp_path / 'XGBoost_DE.pkl', tmp_path / 'out')
+    with pytest.raises(ModelError, match='not the 36 expected ones'):
+        import_pickle(tmp_path / 'XGBoost_DE.pkl', tmp_path / 'out', feature_names=list(FEATURE_NAMES), allow_pickle=True)
     assert not (tmp_path / 'out' / 'XGBoost_DE.json').exists()
+
+
+@pytest.mark.parametrize('payload', ['os.system', 'subprocess.Popen', 'builtins.eval', 'builtins.exec'])
+def test_crafted_pickles_do_not_run(tmp_path, model, payload):
+    mod, name = payload.rsplit('.', 1)
+    marker = tmp_path / 'ran'
+    arg = {'os.system': f'touch {marker}', 'subprocess.Popen': ['touch', str(marker)], 'builtins.eval': f"open({str(marker)!r}, 'w')",
+           'builtins.exec': f"open({str(marker)!r}, 'w')"}[payload]
+    class Payload:
+        def __reduce__(self): return (getattr(__import__(mod), name), (arg,))
+    (tmp_path / 'XGBoost_ME.pkl').write_bytes(pickle.dumps({'model': model, 'x': Payload()}))
+    with pytest.raises(ModelError, match=f'asks for .*{name}.*refused'):
+        import_pickle(tmp_path / 'XGBoost_ME.pkl', tmp_path / 'out', feature_names=list(FEATURE_NAMES), allow_pickle=True)
+    assert not marker.exists() and not (tmp_path / 'out').exists()

@@ -6,12 +6,13 @@
 from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd
-from ..core import ConfigError, DataError, atomic_write
+from ..core import ConfigError, DataError, atomic_folder, atomic_write
 from .actigraphy import first_days, read_depresjon, read_psykose
+from .splits import participant_folds
 from .weeks import MINUTES_PER_WEEK, Weeks, write_weeks
 
 # %% auto #0
-__all__ = ['participant_weeks', 'recording_weeks', 'depresjon_weeks', 'write_depresjon']
+__all__ = ['participant_weeks', 'recording_weeks', 'depresjon_weeks', 'depresjon_weeks_run']
 
 # %% ../../nbs/04a_actigraphy_weeks.ipynb #54feda52
 def participant_weeks(series:pd.Series, # one participant's counts on a 1-minute grid (index: timestamps), NaN = no value
@@ -77,17 +78,22 @@ def depresjon_weeks(depresjon_dir:str|Path|None=None, # default: shared_dir()/da
                   np.concatenate([p.valid for p in parts]))
     return weeks, pd.concat(labels, ignore_index=True), pd.concat(excluded, ignore_index=True)
 
-# %% ../../nbs/04a_actigraphy_weeks.ipynb #2a5ba6eb
-def write_depresjon(out_dir:str|Path, # e.g. data/processed/depresjon
-                    **kw, # `depresjon_weeks` options
-                   ) -> dict:
-    "Write the Depresjon/Psykose week table and labels to `out_dir`; counts of weeks and participants."
-    weeks, labels, excluded = depresjon_weeks(**kw)
-    out = Path(out_dir)
-    for cohort in weeks.meta['cohort'].unique():
-        rows = (weeks.meta['cohort'] == cohort).to_numpy()
-        write_weeks(out/'weeks'/f'{cohort}.parquet', weeks.meta[rows].reset_index(drop=True), weeks.minutes[rows], weeks.valid[rows])
-    for name, table in (('labels', labels), ('excluded', excluded)):
-        with atomic_write(out/f'{name}.parquet') as tmp: table.to_parquet(tmp, index=False)
-    return {'weeks': len(weeks.meta), 'participants': int(weeks.meta['id'].nunique()), 'excluded': len(excluded),
-            **{f'weeks_{c}': int((weeks.meta['cohort'] == c).sum()) for c in weeks.meta['cohort'].unique()}}
+# %% ../../nbs/04a_actigraphy_weeks.ipynb #17e5ceb1
+def depresjon_weeks_run(out_dir:str|Path, # e.g. data/processed/depresjon, replaced whole
+                        *,
+                        depresjon_dir:str|Path|None=None, # default: shared_dir()/data/depresjon
+                        psykose_dir:str|Path|None=None, # default: shared_dir()/data/psykose; '' to leave Psykose out
+                        use_days:str='scores', stride_days:int=1, min_days:int=4, # `depresjon_weeks`
+                        cv_scheme:str='lopo', cv_k:int=5, val_frac:float=0.2, # the folds (ActiPheno: leave one participant out)
+                        seed:int=0, # `base.seed`
+                       ) -> dict:
+    "Write the Depresjon/Psykose weeks, labels and folds to `out_dir`; counts of weeks, participants and folds."
+    weeks, labels, excluded = depresjon_weeks(depresjon_dir, psykose_dir, use_days=use_days, stride_days=stride_days, min_days=min_days)
+    splits = participant_folds(labels, 'depression', scheme=cv_scheme, k=cv_k, val_frac=val_frac, seed=seed)
+    with atomic_folder(out_dir) as out:
+        for cohort in weeks.meta['cohort'].unique():
+            rows = (weeks.meta['cohort'] == cohort).to_numpy()
+            write_weeks(out/'weeks'/f'{cohort}.parquet', weeks.meta[rows].reset_index(drop=True), weeks.minutes[rows], weeks.valid[rows])
+        for name, table in (('labels', labels), ('excluded', excluded), ('splits', splits)): table.to_parquet(out/f'{name}.parquet', index=False)
+    return {'weeks': len(weeks.meta), 'participants': int(weeks.meta['id'].nunique()), 'excluded': len(excluded), 'folds': int(splits['fold'].nunique()),
+            'labelled_participants': int(labels['depression'].notna().sum()), **{f'weeks_{c}': int((weeks.meta['cohort'] == c).sum()) for c in weeks.meta['cohort'].unique()}}

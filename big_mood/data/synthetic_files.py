@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 import numpy as np, pandas as pd
 from tqdm import tqdm
-from ..core import ConfigError, atomic_write
+from ..core import ConfigError, atomic_folder, atomic_write
 from .xpt import write_xpt
 from .nhanes import codebook
 from .nhanes_preprocess import SYNTHETIC_MARKER
@@ -16,7 +16,8 @@ from .synthetic import (CYCLE_INFO, DAY, DAYS, PLANTED_EFFECTS, demo_table, dpq_
                                      rxq_table, slq_table, synth_people)
 
 # %% auto #0
-__all__ = ['BATCH', 'wrist_recordings', 'paxmin_rows', 'paxday_rows', 'paxhd_table', 'paxraw_rows', 'synth_cycle']
+__all__ = ['BATCH', 'wrist_recordings', 'paxmin_rows', 'paxday_rows', 'paxhd_table', 'paxraw_rows', 'synth_cycle',
+           'synthesize_run']
 
 # %% ../../nbs/03a_synthetic_files.ipynb #7e5779db
 def wrist_recordings(n:int, # participants with monitor data
@@ -153,4 +154,21 @@ def synth_cycle(out:str|Path, # folder to write into (created)
     marker = {'generator': 'big_mood.data.synthetic_files.synth_cycle', 'cycle': cycle, 'participants': participants, 'seed': seed,
               'note': 'synthetic data: not NHANES, not a replication', 'planted_effects': PLANTED_EFFECTS.to_dict('records')}
     with atomic_write(out/SYNTHETIC_MARKER.format(cycle=cycle)) as t: t.write_text(json.dumps(marker, indent=1))
+    return paths
+
+# %% ../../nbs/03a_synthetic_files.ipynb #39017865
+def synthesize_run(out_dir:str|Path, # folder of XPT files, replaced whole
+                   *,
+                   cycles:list[str]=('G', 'H'), # paper: C, D, G (pretraining) and H (supervised)
+                   participants:int=500, # H participants with monitor data (real 2013-14: 7,769)
+                   pretrain_participants:int=500, # each other cycle (real: C 7,176, D 7,455, G 6,917)
+                   seed:int=0, # `base.seed`
+                  ) -> dict:
+    "Write synthetic NHANES cycles as CDC XPT files; `{table: path}` of every file."
+    if unknown := [c for c in cycles if c not in CYCLE_INFO]: raise ConfigError(f"cycles must be among {', '.join(CYCLE_INFO)}, got {unknown}")
+    for what, n in (('participants', participants), ('pretrain_participants', pretrain_participants)):
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 100_000: raise ConfigError(f"{what} must be an integer from 1 to 100,000, got {n!r}")
+    out, paths = Path(out_dir), {}
+    with atomic_folder(out) as tmp:
+        for c in cycles: paths.update({k: out/p.name for k, p in synth_cycle(tmp, c, participants if c == 'H' else pretrain_participants, seed).items()})
     return paths

@@ -7,14 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd
 from tqdm import tqdm
-from ..core import ConfigError, DataError, atomic_write, safe_id
+from ..core import ConfigError, DataError, atomic_write, safe_id, seed_everything
+from ..data.synthetic_mood import synthetic_mood_cohort
 from .sleep import (SLEEP_INDEXES, daily_sleep_indexes, episodes_to_minutes, parse_sleep_episodes,
                                      read_sleep_episodes)
 from .circadian import CIRCADIAN_INDEXES, circadian_indexes
 
 # %% auto #0
 __all__ = ['DAILY_INDEXES', 'FEATURE_NAMES', 'daily_indexes', 'mood_features', 'features_from_episodes', 'write_features',
-           'cohort_features']
+           'cohort_features', 'mood_cohort_run']
 
 # %% ../../nbs/22_mood_features.ipynb #05883dea
 DAILY_INDEXES = SLEEP_INDEXES + CIRCADIAN_INDEXES
@@ -88,3 +89,20 @@ def cohort_features(episodes:pd.DataFrame, # episode rows (`EPISODE_COLUMNS`) wi
         f = features_from_episodes(ep.drop(columns='person'), source=f"person {safe_id(str(person), 'person id')}", **kw)
         parts.append(f.reset_index().assign(person=person))
     return pd.concat(parts, ignore_index=True)[['person', 'date', *FEATURE_NAMES]]
+
+# %% ../../nbs/22_mood_features.ipynb #6faf3f51
+def mood_cohort_run(out_dir:str|Path, # folder for mood_features.parquet and mood_labels.parquet
+                    *,
+                    n_people:int=60, n_days:int=365, # synthetic people and days (paper: 168 real patients, 429 days on average)
+                    gap_share:float=0.3, lead_days:int=5, # `synthetic_mood_cohort`
+                    light_from:str='windows', ddof:int=1, # `features_from_episodes`
+                    seed:int=0, # `base.seed`
+                   ) -> dict:
+    "Write the synthetic cohort's features and labels; `{'features', 'labels', 'people'}` tables."
+    seed_everything(seed)
+    episodes, labels, people = synthetic_mood_cohort(n_people, n_days, seed, gap_share, lead_days)
+    features = cohort_features(episodes, light_from=light_from, ddof=ddof)
+    out = Path(out_dir)
+    with atomic_write(out/'mood_features.parquet') as tmp: features.to_parquet(tmp, index=False)
+    with atomic_write(out/'mood_labels.parquet') as tmp: labels.merge(people, on='person').to_parquet(tmp, index=False)
+    return {'features': features, 'labels': labels, 'people': people}

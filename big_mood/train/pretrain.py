@@ -8,7 +8,7 @@ from pathlib import Path
 import hashlib, os
 import numpy as np, pandas as pd, torch
 from sklearn.preprocessing import StandardScaler
-from ..core import ConfigError, DataError, derive_seed, provenance, resolve_device, seed_everything, write_json
+from ..core import ConfigError, DataError, derive_seed, provenance, resolve_device, seed_everything, writable_folder, write_json
 from ..data.weeks import STANDARDIZE_MODES, Weeks, read_weeks
 from ..models.pat import PAT_SIZES, PATConfig, PATMAE, save_pat
 from .loop import fit, init_distributed
@@ -169,8 +169,7 @@ def pretrain_run(weeks:str|Path, # week table parquet or folder of them (`write_
     if not 0 < mask_ratio < 1: raise ConfigError(f"pretrain: mask_ratio must be in (0, 1), got {mask_ratio}")
     out = Path(out)
     if out.exists() and not out.is_dir(): raise ConfigError(f"{out}: pretrain writes a folder (mae.pt, mae.json), but this is a file")
-    out.mkdir(parents=True, exist_ok=True)
-    if not os.access(out, os.W_OK): raise ConfigError(f"{out}: folder is not writable")
+    writable_folder(out)
     seed_everything(seed)
     dev = resolve_device(device)
     rank, _ = init_distributed(dev)
@@ -178,6 +177,7 @@ def pretrain_run(weeks:str|Path, # week table parquet or folder of them (`write_
     if not len(table.meta): raise DataError(f"{weeks}: no weeks of cohorts {cohorts}")
     arrays = pretrain_arrays(table, val_frac=val_frac, standardize=standardize, seed=seed)
     cfg = PAT_SIZES[size](conv=conv)
+    out.mkdir(parents=True, exist_ok=True)
     model, history = pretrain_mae(arrays['train'][0], arrays['val'][0], cfg, lr=lr, epochs=epochs, batch_size=batch_size, patience=patience,
                                   plateau_patience=plateau_patience, min_lr=min_lr, mask_ratio=mask_ratio, ordering=ordering, seed=seed,
                                   device=dev, checkpoint=out/'mae.ckpt.pt', log=log)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from ..core import (ConfigError, DataError, ModelError, finetune_model_path, provenance, resolve_device, save_torch,
-                           seed_everything, write_json)
+from ..core import (ConfigError, DataError, ModelError, atomic_write, finetune_model_path, provenance, resolve_device, save_torch,
+                           seed_everything, writable_folder, write_json)
 from ..data.labels import label_column
 from ..data.splits import clip_splits, split_arrays, split_rows, task_splits
 from ..data.weeks import STANDARDIZE_MODES, read_weeks
@@ -106,6 +106,7 @@ def finetune_task(weeks:str|Path, # week table parquet or folder of them
     if cfg is None: raise ConfigError("finetune: random runs take their architecture from `pretrained`: give a PAT .pt")
     out = Path(out)
     if out.exists() and not out.is_dir(): raise ConfigError(f"{out}: finetune writes a folder, but this is a file")
+    writable_folder(out)
     labels_path = Path(labels)
     if not labels_path.is_file(): raise DataError(f"{labels_path}: labels table not found")
     try: table = task_labels(pd.read_parquet(labels_path), task, label=label)
@@ -119,7 +120,6 @@ def finetune_task(weeks:str|Path, # week table parquet or folder of them
     task_sizes = [str(s) for s in (sizes or sorted(parts['size'].unique()))]
     if unknown := sorted(set(task_sizes) - set(parts['size'])): raise ConfigError(f"finetune: sizes {unknown} not in the splits of {task} (have: {sorted(parts['size'].unique())})")
     out.mkdir(parents=True, exist_ok=True)
-    if not os.access(out, os.W_OK): raise ConfigError(f"{out}: folder is not writable")
     preds, curves, counts, standardisation = [], [], [], {}
     for size in task_sizes:
         for fold in sorted(parts.loc[parts['size'] == size, 'fold'].unique()):
@@ -145,7 +145,7 @@ def finetune_task(weeks:str|Path, # week table parquet or folder of them
                 raw = {k: (week_table.minutes[r], week_table.valid[r], data[k].y, data[k].ids) for k, r in rows.items()}
                 preds.append(baseline_runs(raw).assign(task=task, size=size, fold=int(fold)))
     pred = pd.concat(preds, ignore_index=True)[['task', 'size', 'fold', 'init', 'mode', 'seed', 'split', 'id', 'y', 'prob']]
-    pred.to_parquet(out/'predictions.parquet.tmp', index=False); os.replace(out/'predictions.parquet.tmp', out/'predictions.parquet')
+    with atomic_write(out/'predictions.parquet') as tmp: pred.to_parquet(tmp, index=False)
     save_torch({f'{s}_fold{f}': {k: torch.as_tensor(v, dtype=torch.float32) for k, v in st.items()} for (s, f), st in standardisation.items()}, out/'standardize.pt')
     meta = {'task': task, 'label': label or task, 'weeks': Path(weeks).as_posix(), 'labels': labels_path.as_posix(), 'splits': None if splits is None else Path(splits).as_posix(),
             'pretrained': None if pretrained is None else Path(pretrained).as_posix(), 'runs': [f'{i}/{m}' for i, m in runs],

@@ -1,0 +1,113 @@
+"""Every stage notebook of nbs/pipeline runs under pytest, on tiny inputs in a copy of the project, through the same
+runner as `dvc repro` (`big-mood stage`): a signature change that would break the pipeline breaks a test first."""
+import json
+import shutil
+
+import pytest
+import yaml
+
+from conftest import ROOT, shared_path
+from big_mood.pipeline import run_stage
+
+TINY = {  # each stage's section of params.yaml, shrunk to seconds on 2 cores
+    'synthesize': {'participants': 160, 'pretrain_participants': 24},
+    'pretrain': {'max_weeks': 32, 'epochs': 1, 'batch_size': 16},
+    'finetune': {'runs': {'depression': ['pretrained/linear', 'random/full']}, 'seeds': {'full': [0], 'linear': [0, 1]},
+                 'epochs': {'full': 1, 'linear': 3}, 'max_train': 60, 'batch_size': 16},
+    'evaluate': {'tasks': ['depression'], 'explain_weeks': 4},
+    'architecture': {},
+    'features': {'n_people': 12, 'n_days': 150},
+    'train_xgb': {'n_estimators': 20, 'protocols': ['paper', 'participant']},
+}
+STAGES = ['synthesize', 'preprocess', 'architecture', 'pretrain', 'finetune', 'evaluate', 'features', 'train_xgb', 'evaluate_xgb',
+          'depresjon_sleep', 'depresjon_weeks']
+
+
+@pytest.fixture(scope='module')
+def project(tmp_path_factory):
+    "A copy of the project's pipeline (settings, params, dvc.yaml, stage notebooks, paper tables) with tiny parameters."
+    root = tmp_path_factory.mktemp('project')
+    for name in ('settings.ini', 'dvc.yaml'): shutil.copy(ROOT / name, root / name)
+    shutil.copytree(ROOT / 'nbs' / 'pipeline', root / 'nbs' / 'pipeline')
+    shutil.copytree(ROOT / 'paper', root / 'paper')
+    params = yaml.safe_load((ROOT / 'params.yaml').read_text())
+    for section, values in TINY.items(): params[section].update(values)
+    params['pat']['keras_h5'] = ''
+    (root / 'params.yaml').write_text(yaml.safe_dump(params))
+    return {'root': root, 'done': set()}
+
+
+def stage(project, name, *, after=(), sections=(), **overrides):
+    "Run `name` in the copy; its report, after checking that the stages it reads from ran."
+    if missing := [s for s in after if s not in project['done']]: pytest.fail(f'{name} needs {missing}, which failed earlier')
+    html = run_stage(name, overrides=overrides or None, sections=sections, root=project['root'], log_output=False,
+                     tag=overrides.get('task'))
+    project['done'].add(name)
+    text = html.read_text()
+    assert '<title>' in text and 'jp-OutputArea-output' in text
+    return text
+
+
+def test_every_stage_notebook_is_tested():
+    assert sorted(STAGES) == sorted(p.stem.split('_', 1)[1] for p in (ROOT / 'nbs' / 'pipeline').glob('*.ipynb'))
+
+
+def test_synthesize(project):
+    assert 'planted label effects' in stage(project, 'synthesize')
+
+
+def test_preprocess(project):
+    html = stage(project, 'preprocess', after=['synthesize'])
+    summary = json.loads((project['root'] / 'metrics' / 'preprocess.json').read_text())
+    assert summary['participants']['nhanes_H']['included'] > 100 and 'depression' in summary['splits'], summary
+    assert 'Cohort flow' in html
+
+
+def test_architecture(project):
+    assert 'Parameter counts' in stage(project, 'architecture', sections=['pat'])
+
+
+def test_pretrain(project):
+    stage(project, 'pretrain', after=['preprocess'], sections=['pat'])
+    assert (project['root'] / 'models' / 'pat_synthetic' / 'mae.pt').is_file()
+    assert json.loads((project['root'] / 'metrics' / 'pat_synthetic' / 'pretrain.json').read_text())['epochs_run'] == 1
+
+
+def test_finetune(project):
+    html = stage(project, 'finetune', after=['pretrain'], sections=['pat'], task='depression')
+    assert 'PAT-S LP' in html and 'PAT-S random init FT' in html
+    metrics = json.loads((project['root'] / 'metrics' / 'pat_synthetic' / 'finetune_depression.json').read_text())
+    assert set(metrics) == {'full/PAT-S LP', 'full/PAT-S random init FT', 'full/daily summaries + logistic regression'}, metrics
+
+
+def test_evaluate(project):
+    html = stage(project, 'evaluate', after=['finetune'], sections=['pat'])
+    assert 'paper, same model and size' in html
+
+
+def test_features(project):
+    stage(project, 'features')
+    assert json.loads((project['root'] / 'metrics' / 'mood_features.json').read_text())['people'] == 12
+
+
+def test_train_xgb(project):
+    stage(project, 'train_xgb', after=['features'])
+    assert (project['root'] / 'models' / 'xgb' / 'participant' / 'XGBoost_HME.json').is_file()
+
+
+def test_evaluate_xgb(project):
+    stage(project, 'evaluate_xgb', after=['train_xgb'])
+    assert set(json.loads((project['root'] / 'metrics' / 'xgb.json').read_text())) == {f'{p}/{m}' for p in ('paper', 'participant') for m in ('DE', 'ME', 'HME')}
+
+
+def test_depresjon_sleep(project):
+    folder = shared_path('data', 'depresjon')
+    html = stage(project, 'depresjon_sleep', depresjon_dir=str(folder), loo_C=[1.0])
+    assert 'Depresjon (real data)' in html and 'exploratory' in html
+
+
+def test_depresjon_weeks(project):
+    folder = shared_path('data', 'depresjon')
+    stage(project, 'depresjon_weeks', data_source='depresjon', depresjon_dir=str(folder), psykose_dir='none', cv_scheme='kfold', cv_k=3)
+    counts = json.loads((project['root'] / 'metrics' / 'pat_depresjon' / 'depresjon_weeks.json').read_text())
+    assert counts['folds'] == 3 and counts['labelled_participants'] == 55, counts
