@@ -30,13 +30,13 @@ def dataset(tmp_path):
 
 def test_ft_task_writes_model_predictions_and_metadata(dataset, capsys):
     code, out, err = run(capsys, 'ft-task', '--pretrained', dataset / 'encoder.pt', '--dataset', dataset / 'weeks.parquet',
-                         '--label', 'PHQ9>=10', '--mode', 'linear', '--lr', '1e-2', '--epochs', '3', '--batch-size', '16',
+                         '--label', 'PHQ9>=10', '--mode', 'linear', '--lr', '1e-2', '--epochs', '10', '--batch-size', '16',
                          '--device', 'cpu', '--out', dataset / 'out')
     assert code == 0, err
     assert "linear on 'PHQ9>=10': test AUC" in out
     assert sorted(p.name for p in (dataset / 'out').iterdir()) == ['full_fold0_pretrained_linear_seed0.pt', 'metadata.json', 'predictions.parquet', 'standardize.pt']
     meta = json.loads((dataset / 'out' / 'metadata.json').read_text())
-    assert meta['label'] == 'PHQ9>=10' and meta['runs'] == ['pretrained/linear'] and meta['settings']['epochs'] == 3
+    assert meta['label'] == 'PHQ9>=10' and meta['runs'] == ['pretrained/linear'] and meta['settings']['epochs'] == 10
     pred = pd.read_parquet(dataset / 'out' / 'predictions.parquet')
     assert pred.id.nunique() == 22 and set(pred.split) == {'val', 'test'}        # 12 test (0.2 of 60), 10 validation (0.2 of the other 48)
     assert float(out.split('test AUC ')[1].split(',')[0]) > 0.8
