@@ -43,7 +43,7 @@ lock: $(TOOLS)/bin/pip-compile
 	CUSTOM_COMPILE_COMMAND="make lock" $(TOOLS)/bin/pip-compile --quiet --allow-unsafe --strip-extras \
 	  --no-emit-index-url --no-emit-find-links $(TORCH_PIP) $(LOCK_ARGS) -o requirements.lock requirements.txt
 	sed -i -E 's/^(torch==[^+ ;]+)\+[A-Za-z0-9.]+/\1/' requirements.lock
-	@! grep -E '^(nvidia-|triton==)' requirements.lock || { echo 'make lock: torch resolved to a CUDA build;' \
+	@! grep -E '^(nvidia-|cuda-|triton==)' requirements.lock || { echo 'make lock: torch resolved to a CUDA build;' \
 	  'rerun with TORCH_INDEX=https://download.pytorch.org/whl/cpu' >&2; exit 1; }
 
 $(TOOLS)/bin/pip-compile:
@@ -55,9 +55,10 @@ $(TOOLS)/bin/pip-compile:
 docs: setup $(TOOLS)/bin/quarto
 	PATH="$(CURDIR)/$(TOOLS)/bin:$(CURDIR)/$(BIN):$$PATH" $(BIN)/nbdev_docs
 
+# --no-deps: the package is a wrapper that runs the binary, and quarto executes no notebook here (nbdev did).
 $(TOOLS)/bin/quarto:
 	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/pip install --quiet $(QUARTO_CLI) || { echo 'make docs: could not install $(QUARTO_CLI);' \
+	$(TOOLS)/bin/pip install --quiet --no-deps $(QUARTO_CLI) || { echo 'make docs: could not install $(QUARTO_CLI);' \
 	  'put a quarto binary at $(TOOLS)/bin/quarto (see README)' >&2; exit 1; }
 
 # Developer helpers: export notebooks to big_mood/, strip outputs, open JupyterLab.

@@ -12,7 +12,7 @@ from packaging.version import Version
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / 'requirements.lock'
 INPUT = ROOT / 'requirements.txt'
-CUDA = re.compile(r'^(nvidia-.*|triton)$')  # torch's CUDA libraries: brought by a CUDA torch itself, never by the lock
+CUDA = re.compile(r'^(nvidia-.*|cuda-.*|triton)$')  # torch's CUDA libraries: brought by a CUDA torch itself, never by the lock
 FORBIDDEN = {'xgboost': 'use xgboost-cpu', 'mamba-ssm': 'CUDA only, never in the CPU environment'}
 
 
