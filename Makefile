@@ -43,7 +43,7 @@ lock: $(TOOLS)/bin/pip-compile
 	CUSTOM_COMPILE_COMMAND="make lock" $(TOOLS)/bin/pip-compile --quiet --allow-unsafe --strip-extras \
 	  --no-emit-index-url --no-emit-find-links $(TORCH_PIP) $(LOCK_ARGS) -o requirements.lock requirements.txt
 	sed -i -E 's/^(torch==[^+ ;]+)\+[A-Za-z0-9.]+/\1/' requirements.lock
-	@! grep -E '^(nvidia-|cuda-|triton==)' requirements.lock || { echo 'make lock: torch resolved to a CUDA build;' \
+	@! grep -E '^(nvidia-(cu|nv|nccl)[a-z0-9-]*|cuda-(toolkit|bindings|pathfinder|python)|triton)==' requirements.lock || { echo 'make lock: torch resolved to a CUDA build;' \
 	  'rerun with TORCH_INDEX=https://download.pytorch.org/whl/cpu' >&2; exit 1; }
 
 $(TOOLS)/bin/pip-compile:

@@ -12,7 +12,9 @@ from packaging.version import Version
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / 'requirements.lock'
 INPUT = ROOT / 'requirements.txt'
-CUDA = re.compile(r'^(nvidia-.*|cuda-.*|triton)$')  # torch's CUDA libraries: brought by a CUDA torch itself, never by the lock
+# torch's CUDA libraries (not nvidia-ml-py, a small NVML binding that dvclive uses): brought by a CUDA torch itself,
+# at the versions its metadata pins, never by the lock.
+CUDA = re.compile(r'^(nvidia-(cu|nv|nccl)[a-z0-9-]*|cuda-(toolkit|bindings|pathfinder|python)|triton)$')
 FORBIDDEN = {'xgboost': 'use xgboost-cpu', 'mamba-ssm': 'CUDA only, never in the CPU environment'}
 
 
