@@ -37,9 +37,11 @@ repro: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" DVC_NO_ANALYTICS=1 $(BIN)/dvc repro
 
 # Refresh requirements.lock from requirements.txt, keeping every pin that still fits (LOCK_ARGS=--upgrade moves
-# all). torch is resolved from its CPU wheel (here, or with TORCH_INDEX) and written without its +cpu label, so the
-# lock holds no CUDA libraries and `make setup` picks the build; a lock that pulled them in is refused.
+# all); the lines of a merge conflict in the lock are dropped first, so only those packages are resolved anew.
+# torch is resolved from its CPU wheel (here, or with TORCH_INDEX) and written without its +cpu label, so the lock
+# holds no CUDA libraries and `make setup` picks the build; a lock that pulled them in is refused.
 lock: $(TOOLS)/bin/pip-compile
+	test ! -f requirements.lock || sed -i '/^<<<<<<< /,/^>>>>>>> /d' requirements.lock
 	CUSTOM_COMPILE_COMMAND="make lock" $(TOOLS)/bin/pip-compile --quiet --allow-unsafe --strip-extras \
 	  --no-emit-index-url --no-emit-find-links $(TORCH_PIP) $(LOCK_ARGS) -o requirements.lock requirements.txt
 	sed -i -E 's/^(torch==[^+ ;]+)\+[A-Za-z0-9.]+/\1/' requirements.lock

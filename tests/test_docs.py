@@ -36,8 +36,9 @@ for nb in map(Path, sys.argv[2:]):
 @pytest.fixture(scope='module')
 def processed(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp('proc')
-    subprocess.run([sys.executable, '-c', PROCESS, out, *NOTEBOOKS], cwd=ROOT, check=True, capture_output=True,
-                   env={**os.environ, 'TQDM_DISABLE': '1'}, timeout=600)
+    run = subprocess.run([sys.executable, '-c', PROCESS, out, *NOTEBOOKS], cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, 'TQDM_DISABLE': '1'}, timeout=600)
+    assert run.returncode == 0, run.stderr[-4000:]
     return out
 
 
