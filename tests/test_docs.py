@@ -16,7 +16,7 @@ NOTEBOOKS = sorted((ROOT / 'nbs').glob('[0-9]*.ipynb'))
 BIN = Path(sys.executable).parent
 # nbdev's docs build runs every cell that holds an import on its own, without the demonstration helpers defined in
 # cells it skips: these notebooks fail to render until such imports move to the imports cell (INTEGRATION.md).
-BROKEN = {'30a_pretrain', '32_finetune', '33_baselines', '34_evaluate', '35_crossval'}
+BROKEN = set()
 
 # nbdev's docs processing (what `nbdev_docs` does before quarto renders), one notebook at a time so that every
 # failure is reported; quarto is not needed for it.
