@@ -41,7 +41,7 @@ def transformers_mixer(layer):
 
 def build(impl: str, cfg, device: str, state: dict):
     "The masked model with `impl`'s Mamba-2 layers and the weights `state`."
-    from big_mood.models.mamba import MambaEEGMAE
+    from big_mood.models.mamba_eeg import MambaEEGMAE
     model = MambaEEGMAE(cfg, backend='mamba_ssm' if impl == 'mamba_ssm' else 'torch').to(device)
     if impl == 'transformers':
         for block in [*model.backbone.layers, *model.decoder_layers]: block.mixer = transformers_mixer(block.mixer)
@@ -51,7 +51,8 @@ def build(impl: str, cfg, device: str, state: dict):
 
 def run_device(device: str, batch: int, seconds: float, rounds: int, styles: list[str], mask_ratio: float) -> list[dict]:
     "Alternate training steps of the implementations on one device (called in a fresh subprocess); one row per implementation and style."
-    from big_mood.models.mamba import MambaEEGConfig, MambaEEGMAE, mamba2_backend
+    from big_mood.models.mamba import mamba2_backend
+    from big_mood.models.mamba_eeg import MambaEEGConfig, MambaEEGMAE
     cfg = MambaEEGConfig()
     torch.manual_seed(0)
     state = MambaEEGMAE(cfg, backend='torch').state_dict()

@@ -1,5 +1,6 @@
-"""The pure-PyTorch Mamba-2 against transformers' Mamba-2 and its own sequential recurrence; mamba_ssm's parameter
-names; the EEG model's masking, head and checkpoints. CUDA checks (mamba_ssm's kernels) skip without a GPU."""
+"""The pure-PyTorch Mamba-2 (big_mood.models.mamba) against transformers' Mamba-2 and its own sequential recurrence; mamba_ssm's parameter
+names; the EEG model's masking, head and checkpoints (big_mood.models.mamba_eeg). CUDA checks (mamba_ssm's kernels) skip without a GPU."""
+import dataclasses
 import importlib.util
 import json
 import logging
@@ -11,9 +12,10 @@ import torch.nn as nn
 
 from big_mood.core import ConfigError, ModelError
 from big_mood.models import mamba as M
-from big_mood.models.mamba import (Mamba2, MambaEEGClassifier, MambaEEGConfig, MambaEEGMAE, checkpoint_name,
-                                   classifier_from_pretrained, find_pretrained, load_mamba_eeg, mamba2_backend,
-                                   parse_checkpoint_name, random_mask, save_mamba_eeg, ssd_chunked, ssd_sequential)
+from big_mood.models.mamba import Mamba2, mamba2_backend, ssd_chunked, ssd_sequential
+from big_mood.models.mamba_eeg import (MambaEEGClassifier, MambaEEGConfig, MambaEEGMAE, checkpoint_name,
+                                       classifier_from_pretrained, find_pretrained, load_mamba_eeg, parse_checkpoint_name,
+                                       random_mask, save_mamba_eeg, window_patches)
 
 CUDA = torch.cuda.is_available()
 MAMBA_SSM = CUDA and importlib.util.find_spec('mamba_ssm') is not None
@@ -171,7 +173,7 @@ def test_mae_encoder_reads_visible_tokens_in_time_order():
     torch.manual_seed(0)
     model, x = MambaEEGMAE(MambaEEGConfig()), torch.randn(3, 4, 640)
     h, mask = first_block_input(model, x, mask_ratio=0.4, style='mae', generator=torch.Generator().manual_seed(1))
-    with torch.no_grad(): tokens = model.backbone.embed(M.window_patches(x, model.cfg))
+    with torch.no_grad(): tokens = model.backbone.embed(window_patches(x, model.cfg))
     for i in range(3):
         visible = (mask[i] == 0).nonzero().squeeze(1)                               # ascending positions
         assert torch.equal(h[i], tokens[i, visible])
@@ -182,7 +184,7 @@ def test_bert_corrupts_hidden_tokens_80_10_10_and_leaves_visible_ones():
     model, x = MambaEEGMAE(MambaEEGConfig()), torch.randn(64, 4, 1280)
     h, mask = first_block_input(model, x, mask_ratio=0.5, style='bert', generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
-        tokens = model.backbone.embed(M.window_patches(x, model.cfg))
+        tokens = model.backbone.embed(window_patches(x, model.cfg))
         masked_token = model.mask_token + model.backbone.pos_embed(tokens.shape[1], tokens)
     same = lambda a, b: (a - b).abs().amax(-1) < 1e-6                               # [B, N]
     hidden = mask.bool()
@@ -268,7 +270,21 @@ def test_fine_tuning_finds_its_checkpoint_and_records_lineage(tmp_path):
 def test_checkpoint_is_plain_data_loaded_with_weights_only(tmp_path):
     path = save_mamba_eeg(MambaEEGMAE(MambaEEGConfig(num_layers=1)), tmp_path/'m.pt')
     ckpt = torch.load(path, weights_only=True)
-    assert set(ckpt) == {'state_dict', 'config', 'model'} and ckpt['config'] == M.asdict(MambaEEGConfig(num_layers=1))
+    assert set(ckpt) == {'state_dict', 'config', 'model'} and ckpt['config'] == dataclasses.asdict(MambaEEGConfig(num_layers=1))
+
+
+@pytest.mark.skipif(not CUDA, reason='needs a CUDA device')
+def test_cuda_torch_path_matches_cpu():
+    "The PyTorch layer on a GPU (TF32 off) computes what it computes on the CPU, forward and backward."
+    torch.backends.cuda.matmul.allow_tf32 = False
+    layer = Mamba2(d_model=64, d_state=16, headdim=16, ngroups=2, chunk_size=32)
+    u = torch.randn(4, 100, 64, requires_grad=True)
+    gpu, u_gpu = Mamba2(d_model=64, d_state=16, headdim=16, ngroups=2, chunk_size=32).cuda(), u.detach().cuda().requires_grad_()
+    gpu.load_state_dict(layer.state_dict())
+    a, b = layer(u), gpu(u_gpu)
+    assert (a - b.cpu()).abs().max() < 1e-4 * a.abs().max()
+    a.square().sum().backward(); b.square().sum().backward()
+    assert (u.grad - u_gpu.grad.cpu()).abs().max() < 1e-4 * u.grad.abs().max()
 
 
 @needs_mamba_ssm
