@@ -15,7 +15,7 @@ kernels, which fail on CPU tensors. The data are random windows (synthetic): the
 The window count of the real Muse recordings (BIG_MOOD_SHARED) is printed with the time one epoch over them would take.
 
     .venv/bin/python bench/eeg.py                          # default model, 10 s windows, batch 32, both styles
-    .venv/bin/python bench/eeg.py --threads 1 --rounds 10 --styles mae
+    .venv/bin/python bench/eeg.py --threads 1 --rounds 10 --masking-styles mae
 """
 import argparse, json, os, subprocess, sys, time
 from pathlib import Path
@@ -81,7 +81,7 @@ def run_device(device: str, batch: int, seconds: float, rounds: int, styles: lis
 
 def in_subprocess(device, args) -> list[dict]:
     cmd = [sys.executable, __file__, '--one', device, '--batch-size', str(args.batch_size), '--seconds', str(args.seconds),
-           '--rounds', str(args.rounds), '--mask-ratio', str(args.mask_ratio), '--styles', *args.styles]
+           '--rounds', str(args.rounds), '--mask-ratio', str(args.mask_ratio), '--masking-styles', *args.masking_styles]
     if args.threads: cmd += ['--threads', str(args.threads)]
     out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, 'TQDM_DISABLE': '1'})
     if out.returncode: return [{'device': device, 'impl': '-', 'style': '-', 'error': (out.stderr.strip().splitlines() or ['failed'])[-1]}]
@@ -118,7 +118,7 @@ def main():
     p.add_argument('--batch-size', type=int, default=32, help='windows per training step (eeg-mlflow: 64)')
     p.add_argument('--seconds', type=float, default=10.0, help='window length in seconds at 256 Hz (eeg-mlflow: 10)')
     p.add_argument('--rounds', type=int, default=6, help='timed steps of each implementation (they alternate), after one warm-up round')
-    p.add_argument('--styles', nargs='+', default=['mae', 'bert'], choices=['mae', 'bert'])
+    p.add_argument('--masking-styles', nargs='+', default=['mae', 'bert'], choices=['mae', 'bert'])
     p.add_argument('--mask-ratio', type=float, default=0.3, help='share of tokens hidden (eeg-mlflow: 0.3)')
     p.add_argument('--threads', type=int, help="torch intra-op threads (default: torch's choice)")
     p.add_argument('--one', help=argparse.SUPPRESS)
@@ -126,7 +126,7 @@ def main():
     if args.threads: torch.set_num_threads(args.threads)
     if args.one:
         if args.one == 'cpu': sys.modules.update({'mamba_ssm': None, 'causal_conv1d': None})   # transformers must not see them
-        print(json.dumps(run_device(args.one, args.batch_size, args.seconds, args.rounds, args.styles, args.mask_ratio)))
+        print(json.dumps(run_device(args.one, args.batch_size, args.seconds, args.rounds, args.masking_styles, args.mask_ratio)))
         return
     from big_mood.core import atomic_write, project_root
     load = os.getloadavg()

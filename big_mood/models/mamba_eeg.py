@@ -130,15 +130,15 @@ class MambaEEGMAE(nn.Module):
         self.decoder_norm = nn.RMSNorm(cfg.d_model, eps=1e-5)
         self.decoder_pred = nn.Linear(cfg.d_model, cfg.in_channels * cfg.patch_size)
 
-    def forward_encoder(self, x, mask_ratio:float=0.3, style:str='mae', generator:torch.Generator|None=None):
+    def forward_encoder(self, x, mask_ratio:float=0.3, masking_style:str='mae', generator:torch.Generator|None=None):
         "x: [B, C, T] -> latent ([B, n_visible, D] for mae, [B, N, D] for bert), mask [B, N] (1 = hidden)."
-        if style not in MASKING_STYLES: raise ConfigError(f"masking style must be one of {', '.join(MASKING_STYLES)}, got {style!r}")
+        if masking_style not in MASKING_STYLES: raise ConfigError(f"masking_style must be one of {', '.join(MASKING_STYLES)}, got {masking_style!r}")
         patches = window_patches(x, self.cfg)                                              # [B, N, C * patch_size]
         tokens = self.backbone.embed(patches)                                              # [B, N, D]
         B, N, D = tokens.shape
         mask = random_mask(B, N, mask_ratio, generator).to(x.device)
         hidden = mask.bool()[..., None]                                                    # [B, N, 1]
-        if style == 'mae': h = tokens[~hidden.expand_as(tokens)].view(B, -1, D)           # visible tokens, in time order
+        if masking_style == 'mae': h = tokens[~hidden.expand_as(tokens)].view(B, -1, D)           # visible tokens, in time order
         else:
             u = torch.rand(B, N, 1, generator=generator).to(x.device)
             noise = self.backbone.embed(torch.randn(patches.shape, generator=generator).to(patches))
@@ -161,9 +161,9 @@ class MambaEEGMAE(nn.Module):
         err = (pred - window_patches(x, self.cfg)).pow(2).mean(-1)                         # [B, N] per token
         return (err * mask).sum() / mask.sum()
 
-    def forward(self, x, mask_ratio:float=0.3, style:str='mae', generator:torch.Generator|None=None):
+    def forward(self, x, mask_ratio:float=0.3, masking_style:str='mae', generator:torch.Generator|None=None):
         "x: [B, C, T] -> (loss, pred [B, N, C * patch_size], mask [B, N])."
-        latent, mask = self.forward_encoder(x, mask_ratio, style, generator)
+        latent, mask = self.forward_encoder(x, mask_ratio, masking_style, generator)
         pred = self.forward_decoder(latent, mask)
         return self.forward_loss(x, pred, mask), pred, mask
 
@@ -192,22 +192,22 @@ _NAME = re.compile(r'mamba2_eeg_d(\d+)_l(\d+)_m(\d+)_(mae|bert)(_finetuned)?')
 def checkpoint_name(d_model:int, # token width
                     num_layers:int, # encoder blocks
                     mask_ratio:float, # pretraining mask ratio, a whole percentage in (0, 1)
-                    style:str, # 'mae' or 'bert'
+                    masking_style:str, # 'mae' or 'bert'
                     *, finetuned:bool=False, # the classifier fine-tuned from that checkpoint
                    ) -> str:
-    "`mamba2_eeg_d{d_model}_l{num_layers}_m{mask %}_{style}`, plus `_finetuned` for a fine-tuned classifier."
+    "`mamba2_eeg_d{d_model}_l{num_layers}_m{mask %}_{masking_style}`, plus `_finetuned` for a fine-tuned classifier."
     pct = round(mask_ratio * 100)
     if abs(mask_ratio * 100 - pct) > 1e-6 or not 0 < pct < 100:
         raise ConfigError(f"mask_ratio must be a whole percentage between 0.01 and 0.99 for the checkpoint name, got {mask_ratio}")
-    if style not in MASKING_STYLES: raise ConfigError(f"masking style must be one of {', '.join(MASKING_STYLES)}, got {style!r}")
-    return f"mamba2_eeg_d{d_model}_l{num_layers}_m{pct}_{style}" + ('_finetuned' if finetuned else '')
+    if masking_style not in MASKING_STYLES: raise ConfigError(f"masking_style must be one of {', '.join(MASKING_STYLES)}, got {masking_style!r}")
+    return f"mamba2_eeg_d{d_model}_l{num_layers}_m{pct}_{masking_style}" + ('_finetuned' if finetuned else '')
 
 def parse_checkpoint_name(name:str, # a checkpoint name or file name (.pt / .json)
                          ) -> dict:
     "The `checkpoint_name` keywords that `name` was made from."
     m = _NAME.fullmatch(Path(name).name.removesuffix('.pt').removesuffix('.json'))
     if m is None: raise ConfigError(f"{name!r} is not a Mamba-2 EEG checkpoint name (mamba2_eeg_d<d_model>_l<layers>_m<mask %>_<mae|bert>[_finetuned])")
-    return {'d_model': int(m[1]), 'num_layers': int(m[2]), 'mask_ratio': int(m[3]) / 100, 'style': m[4], 'finetuned': bool(m[5])}
+    return {'d_model': int(m[1]), 'num_layers': int(m[2]), 'mask_ratio': int(m[3]) / 100, 'masking_style': m[4], 'finetuned': bool(m[5])}
 
 # %% ../../nbs/14a_mamba_eeg.ipynb #591ca5ba
 MAMBA_EEG_MODELS = {'mae': MambaEEGMAE, 'classifier': MambaEEGClassifier}
@@ -218,7 +218,7 @@ def _write_json(path:Path, obj:dict):
 def save_mamba_eeg(model:nn.Module, # a MambaEEGMAE or MambaEEGClassifier
                    path:str|Path, # the .pt to write; the metadata goes to the same name with .json
                    *, lineage:dict|None=None, # where it came from: data files and hashes, parent checkpoint (plain values)
-                   metadata:dict|None=None, # anything else worth keeping: epochs, losses, mask_ratio, style (plain values)
+                   metadata:dict|None=None, # anything else worth keeping: epochs, losses, mask_ratio, masking_style (plain values)
                   ) -> Path:
     "Write the model to `path` and its metadata JSON beside it, both atomically."
     kind = next((k for k, c in MAMBA_EEG_MODELS.items() if type(model) is c), None)
@@ -261,15 +261,15 @@ def load_mamba_eeg(path:str|Path, # a .pt written by `save_mamba_eeg`
 
 # %% ../../nbs/14a_mamba_eeg.ipynb #33b2afe2
 def find_pretrained(folder:str|Path, # where pretrained checkpoints are saved
-                    *, d_model:int, num_layers:int, mask_ratio:float, style:str, # the pretraining configuration
+                    *, d_model:int, num_layers:int, mask_ratio:float, masking_style:str, # the pretraining configuration
                    ) -> Path:
     "The pretrained checkpoint that the configuration names, in `folder`."
-    name = checkpoint_name(d_model, num_layers, mask_ratio, style)
+    name = checkpoint_name(d_model, num_layers, mask_ratio, masking_style)
     path = Path(folder)/f'{name}.pt'
     if not path.is_file():
         found = sorted(p.stem for p in Path(folder).glob('mamba2_eeg_*.pt') if not p.stem.endswith('_finetuned'))
         raise ModelError(f"{path}: no pretrained checkpoint {name}; {folder} holds {', '.join(found) if found else 'none'}: "
-                         "pretrain with this configuration, or set d_model, num_layers, mask_ratio and style to one that exists")
+                         "pretrain with this configuration, or set d_model, num_layers, mask_ratio and masking_style to one that exists")
     return path
 
 def classifier_from_pretrained(path:str|Path, # a pretrained MambaEEGMAE checkpoint
