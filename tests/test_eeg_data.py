@@ -329,3 +329,23 @@ def test_real_jittered_recording_builds(tmp_path):
     assert (r['rows'], r['duplicates'], r['gaps'], r['segments']) == (30732, 0, 0, 1)
     _, x = read_primary(s['primary'])
     assert x.shape[1:] == (4, 2560) and np.isfinite(x).all()
+
+
+# ---- the stage notebook --------------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_stage_notebook_runs_on_a_tiny_cohort_and_says_when_real_data_is_absent(tmp_path, root, monkeypatch):
+    import json, papermill
+    monkeypatch.setenv('BIG_MOOD_ROOT', str(root))
+    monkeypatch.setenv('PYTHONPATH', str(root))
+    papermill.execute_notebook(str(root / 'nbs' / 'pipeline' / '06_eeg_primary.ipynb'), str(tmp_path / 'report.ipynb'), kernel_name='python3',
+                               cwd=str(tmp_path), progress_bar=False,
+                               parameters=dict(muse_dir=str(tmp_path / 'no_muse'), synthetic_participants=4, synthetic_seconds=30.0,
+                                               window_s=5.0, parent_window_s=15.0))
+    metrics = json.loads((tmp_path / 'metrics' / 'eeg_primary.json').read_text())
+    assert metrics['muse_task']['status'] == 'skipped' and metrics['muse_cueing']['status'] == 'skipped'
+    assert metrics['synthetic']['windows'] + metrics['synthetic']['rejected_windows'] == 4 * 6
+    assert metrics['synthetic']['note'].startswith('SYNTHETIC')
+    report = (tmp_path / 'report.ipynb').read_text()
+    assert 'muse_cueing and muse_task were skipped' in report
+    assert (tmp_path / 'data' / 'processed' / 'eeg' / 'synthetic' / '5s_af7-af8-tp9-tp10_primary_dataset.parquet').is_file()
