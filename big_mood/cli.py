@@ -11,8 +11,9 @@ from .core import BigMoodError, ConfigError, project_root
 # %% auto #0
 __all__ = ['PAT_SIZE_NAMES', 'PRETRAIN_OPTIONS', 'FT_OPTIONS', 'given', 'positive', 'parse_assignments', 'cmd_stage', 'add_stage',
            'cmd_weights_convert', 'add_weights', 'cmd_pat_embed', 'add_pat', 'cmd_features', 'add_features',
-           'cmd_xgb_import', 'add_xgb', 'cmd_nhanes_synth', 'cmd_nhanes_weeks', 'add_nhanes', 'cmd_pretrain',
-           'add_pretrain', 'cmd_ft_task', 'add_ft_task', 'build_parser', 'one_line', 'main']
+           'cmd_sleep_score', 'add_sleep', 'cmd_xgb_import', 'cmd_xgb_predict', 'add_xgb', 'cmd_nhanes_synth',
+           'cmd_nhanes_weeks', 'add_nhanes', 'cmd_pretrain', 'add_pretrain', 'cmd_ft_task', 'add_ft_task',
+           'build_parser', 'one_line', 'main']
 
 # %% ../nbs/61_cli.ipynb #6658fce1
 def given(args:argparse.Namespace, # parsed arguments
@@ -120,6 +121,23 @@ def add_features(sub):
     p.add_argument('--min-days', type=positive(int), default=7, help='fewest days with sleep data for per-person MN/SD')
     p.set_defaults(func=cmd_features)
 
+# %% ../nbs/61_cli.ipynb #68555464
+def cmd_sleep_score(args):
+    "Score a minute-count recording into sleep episodes."
+    from big_mood.features.sleep import score_recording
+    s = score_recording(args.activity, args.out, **given(args, 'method', 'flip_minutes', 'merge_minutes'))
+    print(f"wrote {args.out}: {s['episodes']} sleep episodes from {s['minutes']:,} minutes ({s['first']} to {s['last']})")
+
+def add_sleep(sub):
+    p = sub.add_parser('sleep', help='sleep from activity recordings').add_subparsers(dest='sleep_command', required=True, metavar='ACTION')
+    s = p.add_parser('score', help='minute activity counts (CSV timestamp,activity) -> sleep episode CSV for `big-mood features`', argument_default=argparse.SUPPRESS)
+    s.add_argument('--activity', required=True, help='CSV: timestamp (local, whole minutes), activity (counts per minute)')
+    s.add_argument('--out', required=True, help='sleep episode CSV to write')
+    s.add_argument('--method', choices=['cole_kripke', 'sadeh'], help='minute scorer (default cole_kripke; for Actiwatch AW4 counts such as Depresjon, sadeh)')
+    s.add_argument('--flip-minutes', type=positive(int), help='shorter wake runs inside sleep become sleep (default and paper: 10)')
+    s.add_argument('--merge-minutes', type=positive(int), help='windows closer than this merge (default and paper: 60)')
+    s.set_defaults(func=cmd_sleep_score)
+
 # %% ../nbs/61_cli.ipynb #f3c2679c
 def cmd_xgb_import(args):
     "Convert a published mood-model pickle to XGBoost JSON + metadata."
@@ -130,8 +148,19 @@ def cmd_xgb_import(args):
         f"; checked on {rep['checked_on']}: {rep['rows']} rows, max |pickle - JSON| = {rep['max_abs_diff']:.1e}; "
         f"probabilities in {rep['predictions']}" if 'checked_on' in rep else ''))
 
+def cmd_xgb_predict(args):
+    "Next-day episode probabilities of a features file."
+    from big_mood.models.xgb import predict_episodes
+    risks = predict_episodes(args.models, args.features, args.out)
+    print(f"wrote {args.out}: {len(risks)} days, " + ', '.join(f"{c.removeprefix('p_')} mean {risks[c].mean():.3f}" for c in risks.columns[1:]))
+
 def add_xgb(sub):
     p = sub.add_parser('xgb', help='mood-episode XGBoost models').add_subparsers(dest='xgb_command', required=True, metavar='ACTION')
+    r = p.add_parser('predict', help='features CSV (from `big-mood features`) -> next-day depressive/manic/hypomanic probabilities')
+    r.add_argument('--models', required=True, help='folder of XGBoost_DE/ME/HME.json (e.g. models/xgb/paper after `dvc repro`)')
+    r.add_argument('--features', required=True, help='CSV: date + the 36 features')
+    r.add_argument('--out', required=True, help='CSV to write: date, p_depressive, p_manic, p_hypomanic')
+    r.set_defaults(func=cmd_xgb_predict)
     i = p.add_parser('import-pickle', help='published XGBoost_*.pkl -> XGBoost JSON + metadata (restricted unpickler, needs --allow-pickle)')
     i.add_argument('file', help='XGBoost_DE.pkl, XGBoost_ME.pkl or XGBoost_HME.pkl (mcqeen1207/mood_ml)')
     i.add_argument('--allow-pickle', action='store_true', help='read the pickle (only the classes of an XGBoost classifier are built; anything else is refused)')
@@ -255,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     "The `big-mood` argument parser with every subcommand."
     parser = argparse.ArgumentParser(prog='big-mood', description='Depression and mood episodes from wearable data.')
     sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    for add in (add_stage, add_weights, add_pat, add_features, add_xgb, add_nhanes, add_pretrain, add_ft_task): add(sub)
+    for add in (add_stage, add_weights, add_pat, add_sleep, add_features, add_xgb, add_nhanes, add_pretrain, add_ft_task): add(sub)
     return parser
 
 def one_line(text:str) -> str:
