@@ -287,3 +287,14 @@ def test_real_sample_export_zip_and_xml():
         ep = pd.read_csv(f'{tmp}/z/sleep_episodes.csv')
         # the sample's dates say +0200 in January, its HKTimeZone Europe/Amsterdam (+0100 then): the zone wins (the time rule)
         assert ep['sleep_start'].tolist() == ['2023-12-31T23:55:28+01:00', '2024-01-01T02:27:53+01:00']
+
+
+# ------------------------------------------------------------------ the stage notebook
+@pytest.mark.slow
+def test_apple_stage_notebook_runs_on_a_small_synthetic_export(tmp_path, root):
+    import papermill
+    papermill.execute_notebook(str(root / 'nbs' / 'pipeline' / '05_apple.ipynb'), str(tmp_path / 'report.ipynb'), kernel_name='python3',
+                               parameters={'synthetic_days': 21, 'workers': 1}, cwd=str(tmp_path), progress_bar=False)
+    metrics = json.loads((tmp_path / 'metrics' / 'apple.json').read_text())
+    assert metrics['synthetic'] and metrics['days'] >= 21 and metrics['weeks'] >= 2
+    assert (tmp_path / 'data' / 'processed' / 'apple' / 'weeks.parquet').is_file()
