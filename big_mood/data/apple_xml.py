@@ -377,7 +377,7 @@ def _stop(conn, proc):
     "Tell a helper to finish (or end it, if it does not)."
     try: conn.send_bytes(b'')
     except OSError: pass
-    proc.join(5)
+    proc.join(2)
     if proc.is_alive(): proc.terminate()
 
 def _start_helpers(n:int, ctx:dict, stack:contextlib.ExitStack) -> list:

@@ -462,8 +462,10 @@ def _children(kind:str, values, zones, rng) -> list[str]:
 
 def record_lines(person:dict, kind:str, # the type without its HealthKit prefix, e.g. 'StepCount'
                  parts:list[tuple], # (device, start s, end s, values[, zones]) per device
-                 home:str, rng:np.random.Generator) -> list[str]:
-    "The lines of every record of one type, sorted by start."
+                 home:str, rng:np.random.Generator,
+                 chunk:int=20000, # records per list yielded (bounds the memory a year of one type takes)
+                ):
+    "Yield the lines of every record of one type, sorted by start, `chunk` records at a time."
     cat = lambda i: np.concatenate([np.asarray(p[i]) for p in parts])
     dev = np.concatenate([np.full(len(p[1]), p[0]) for p in parts])
     s, e, v = cat(1).astype(np.int64), cat(2).astype(np.int64), cat(3)
@@ -474,10 +476,12 @@ def record_lines(person:dict, kind:str, # the type without its HealthKit prefix,
     typ = f'HKCategoryTypeIdentifier{kind}' if kind == 'SleepAnalysis' else f'HKQuantityTypeIdentifier{kind}'
     unit = f' unit="{UNITS[kind]}"' if kind in UNITS else ''
     heads = {(d, n): ' <Record type="{}" sourceName="{}" {}{} creationDate="'.format(typ, *_device(person, d, n), unit) for d in ('watch', 'phone') for n in (False, True)}
-    values = [f'HKCategoryValueSleepAnalysis{x}' for x in v] if kind == 'SleepAnalysis' else [f'{x:g}' for x in v.tolist()]
-    tails = _children(kind, v, zones, rng)
-    return [f'{heads[d, n]}{c}" startDate="{a}" endDate="{b}" value="{x}"{t}' for d, n, c, a, b, x, t in
-            zip(dev.tolist(), new.tolist(), format_dates(e + rng.integers(1, 300, len(e)), home), format_dates(s, home), format_dates(e, home), values, tails)]
+    for i in range(0, len(s), chunk):
+        k = slice(i, i + chunk)
+        values = [f'HKCategoryValueSleepAnalysis{x}' for x in v[k]] if kind == 'SleepAnalysis' else [f'{x:g}' for x in v[k].tolist()]
+        yield [f'{heads[d, n]}{c}" startDate="{a}" endDate="{b}" value="{x}"{t}' for d, n, c, a, b, x, t in
+               zip(dev[k].tolist(), new[k].tolist(), format_dates(e[k] + rng.integers(1, 300, len(e[k])), home), format_dates(s[k], home),
+                   format_dates(e[k], home), values, _children(kind, v[k], zones[k], rng))]
 
 # %% ../../nbs/05a_synthetic_apple.ipynb #d16154c9
 def _header(export_date:str) -> str:
@@ -516,8 +520,7 @@ def _write_xml(fh, person:dict, parts:dict, top:list, tail:list, home:str, expor
     fh.write(_header(format_dates([export_second], home)[0]).encode())
     for kind, kparts in parts.items():
         if kparts := [p for p in kparts if len(p[1])]:
-            lines = record_lines(person, kind, kparts, home, rng)
-            for i in range(0, len(lines), chunk): fh.write(''.join(lines[i:i + chunk]).encode())
+            for lines in record_lines(person, kind, kparts, home, rng, chunk): fh.write(''.join(lines).encode())
     for block in (top, tail):
         for i in range(0, len(block), chunk): fh.write(''.join(block[i:i + chunk]).encode())
     fh.write(b'</HealthData>\n')
