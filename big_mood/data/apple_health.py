@@ -75,7 +75,7 @@ def time_axis(col:dict, # record arrays (`Collected.arrays`), only known zones i
     m0, n = lo - 2880, hi - lo + 2 * 2880   # two days either side, for the records' local times
     zoned = [(int(a) // 60, int(b) // 60, z) for a, b, z in zip(col['s_start'], col['s_end'], col['s_zone']) if z]
     off = minute_offsets(m0, n, starts // 60, np.r_[col['q_offset'], col['s_offset']], zoned, tz)
-    local = m0 + np.arange(n) + off
+    local = (m0 + np.arange(n, dtype=np.int32)) + off   # int32: minutes from 2001 fit until 5084
     date = local // 1440
     first, last = max(date[lo - m0], _day(start) if start else -2**31), min(date[hi - 1 - m0], _day(end) if end else 2**31)
     keep = np.flatnonzero((date >= first) & (date <= last))
@@ -343,17 +343,22 @@ def _known_zones(zones:list, dropped:Counter) -> list:
     return [known.get(z) for z in zones]
 
 # %% ../../nbs/05_apple_health.ipynb #60456f65
-def _minute_table(grid:dict, axis:dict, sources:list[str]) -> pa.Table:
-    "The long minute grid as an Arrow table."
-    utc = np.datetime64('2001-01-01T00:00', 'm') + (axis['m0'] + np.arange(axis['n'])).astype('timedelta64[m]')
-    src = grid['steps_source']
+def _minute_table(grid:dict, axis:dict, sources:list[str], rows:slice) -> pa.Table:
+    "The `rows` of the long minute grid as an Arrow table."
+    utc = np.datetime64('2001-01-01T00:00', 'm') + (axis['m0'] + np.arange(axis['n'])[rows]).astype('timedelta64[m]')
+    src = grid['steps_source'][rows]
     return pa.table({
         'time': pa.array(utc.astype('datetime64[s]'), pa.timestamp('s', tz='UTC')),
-        'local_time': pa.array((utc + axis['offset'].astype('timedelta64[m]')).astype('datetime64[s]'), pa.timestamp('s')),
-        'utc_offset': pa.array(axis['offset'], pa.int16()),
-        'date': pa.array(np.datetime64('2001-01-01', 'D') + axis['date'].astype('timedelta64[D]'), pa.date32()),
-        **{c: pa.array(grid[c], pa.float32()) for c in SUMMED + SAMPLED}, 'valid': pa.array(grid['valid']),
+        'local_time': pa.array((utc + axis['offset'][rows].astype('timedelta64[m]')).astype('datetime64[s]'), pa.timestamp('s')),
+        'utc_offset': pa.array(axis['offset'][rows], pa.int16()),
+        'date': pa.array(np.datetime64('2001-01-01', 'D') + axis['date'][rows].astype('timedelta64[D]'), pa.date32()),
+        **{c: pa.array(grid[c][rows], pa.float32()) for c in SUMMED + SAMPLED}, 'valid': pa.array(grid['valid'][rows]),
         'steps_source': pa.DictionaryArray.from_arrays(pa.array(np.where(src >= 0, src, 0), pa.int16(), mask=src < 0), pa.array(sources or [''], pa.string()))})
+
+def _write_minutes(path:Path, grid:dict, axis:dict, sources:list[str], rows:int=1 << 17):
+    "Write the minute grid as parquet, `rows` minutes (a row group) at a time, so memory stays flat in the export's length."
+    with pq.ParquetWriter(path, _minute_table(grid, axis, sources, slice(0, 0)).schema, compression='zstd') as w:
+        for a in range(0, axis['n'], rows): w.write_table(_minute_table(grid, axis, sources, slice(a, a + rows)))
 
 def _nested(counter:Counter) -> dict:
     "{a: {b: n}} of a Counter keyed by pairs, sorted."
@@ -382,7 +387,7 @@ def _summary(export, head, size, col, dropped, sources, devices, order, days, ke
 
 def _write_tables(tmp:Path, grid, axis, sources, episodes, days, kept, weeks) -> tuple[pd.DataFrame, dict]:
     "Write every table into `tmp`; the sleep-episode table and the files written."
-    pq.write_table(_minute_table(grid, axis, sources), tmp/'minutes.parquet', compression='zstd')
+    _write_minutes(tmp/'minutes.parquet', grid, axis, sources)
     table = episode_table(episodes, axis)
     table.to_csv(tmp/'sleep_episodes.csv', index=False)
     days.assign(date=days['date'].dt.strftime('%Y-%m-%d')).to_csv(tmp/'days.csv', index=False, float_format='%.6g')
