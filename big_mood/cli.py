@@ -11,9 +11,9 @@ from .core import BigMoodError, ConfigError, project_root
 # %% auto #0
 __all__ = ['PAT_SIZE_NAMES', 'PRETRAIN_OPTIONS', 'FT_OPTIONS', 'given', 'positive', 'parse_assignments', 'cmd_stage', 'add_stage',
            'cmd_weights_convert', 'add_weights', 'cmd_pat_embed', 'add_pat', 'cmd_features', 'add_features',
-           'cmd_sleep_score', 'add_sleep', 'cmd_xgb_import', 'cmd_xgb_predict', 'add_xgb', 'cmd_nhanes_synth',
-           'cmd_nhanes_weeks', 'add_nhanes', 'cmd_pretrain', 'add_pretrain', 'cmd_ft_task', 'add_ft_task',
-           'build_parser', 'one_line', 'main']
+           'cmd_apple_read', 'add_apple', 'cmd_sleep_score', 'add_sleep', 'cmd_xgb_import', 'cmd_xgb_predict',
+           'add_xgb', 'cmd_nhanes_synth', 'cmd_nhanes_weeks', 'add_nhanes', 'cmd_pretrain', 'add_pretrain',
+           'cmd_ft_task', 'add_ft_task', 'build_parser', 'one_line', 'main']
 
 # %% ../nbs/61_cli.ipynb #6658fce1
 def given(args:argparse.Namespace, # parsed arguments
@@ -120,6 +120,29 @@ def add_features(sub):
                    help="UTC offset changes: refuse, keep each episode's local clock, or convert to the first offset")
     p.add_argument('--min-days', type=positive(int), default=7, help='fewest days with sleep data for per-person MN/SD')
     p.set_defaults(func=cmd_features)
+
+# %% ../nbs/61_cli.ipynb #1e8d3573
+def cmd_apple_read(args):
+    "Read a Health app export into the minute grid, sleep episodes, days, weeks and summary.json."
+    from big_mood.data.apple_health import read_apple_export
+    s = read_apple_export(args.export, args.out, progress=not args.quiet, **given(args, 'tz', 'start', 'end', 'source_priority', 'workers'))
+    print(f"wrote {args.out}: {s['days']} days ({s['first_date']} to {s['last_date']}), {s['records']:,} records, "
+          f"{s['sleep_episodes']} sleep episodes, {s['weeks']} weeks; {len(s['days_with_too_little_data'])} days with too little data")
+
+def add_apple(sub):
+    p = sub.add_parser('apple', help='Apple Health exports').add_subparsers(dest='apple_command', required=True, metavar='ACTION')
+    r = p.add_parser('read', help='export.zip or export.xml -> minute grid, sleep episodes, days, weeks, PAT input, summary.json', argument_default=argparse.SUPPRESS)
+    r.add_argument('--export', required=True, help="the Health app's export.zip (Export All Health Data) or its export.xml")
+    r.add_argument('--out', required=True, help='folder to write; replaced whole, and only by a complete output (a folder of anything else is refused)')
+    r.add_argument('--tz', help='one IANA zone for every minute, e.g. Europe/Amsterdam (default: HKTimeZone of sleep records, else the offsets the '
+                                'records carry); also the zone of dates written without an offset')
+    r.add_argument('--start', help='first local date to read, YYYY-MM-DD')
+    r.add_argument('--end', help='last local date to read, YYYY-MM-DD (inclusive)')
+    r.add_argument('--source-priority', nargs='+', metavar='SOURCE', help='sources best first: source names or the kinds watch, phone, other '
+                                                                             '(default: watch phone other, as the Health app)')
+    r.add_argument('--workers', type=positive(int), help='processes parsing the XML (default 1; 2 on a two-core machine)')
+    r.add_argument('--quiet', action='store_true', default=False, help='no progress bar')
+    r.set_defaults(func=cmd_apple_read)
 
 # %% ../nbs/61_cli.ipynb #68555464
 def cmd_sleep_score(args):
@@ -284,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     "The `big-mood` argument parser with every subcommand."
     parser = argparse.ArgumentParser(prog='big-mood', description='Depression and mood episodes from wearable data.')
     sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    for add in (add_stage, add_weights, add_pat, add_sleep, add_features, add_xgb, add_nhanes, add_pretrain, add_ft_task): add(sub)
+    for add in (add_stage, add_weights, add_pat, add_apple, add_sleep, add_features, add_xgb, add_nhanes, add_pretrain, add_ft_task): add(sub)
     return parser
 
 def one_line(text:str) -> str:

@@ -21,7 +21,7 @@ TINY = {  # each stage's section of params.yaml, shrunk to seconds on 2 cores
     'train_xgb': {'n_estimators': 20, 'protocols': ['paper', 'participant']},
 }
 STAGES = ['synthesize', 'preprocess', 'architecture', 'pretrain', 'finetune', 'evaluate', 'features', 'train_xgb', 'evaluate_xgb',
-          'depresjon_sleep', 'depresjon_weeks', 'eeg_primary']
+          'depresjon_sleep', 'depresjon_weeks', 'eeg_primary', 'apple']
 
 
 @pytest.fixture(scope='module')
@@ -121,6 +121,12 @@ def _browser():
     exe = shutil.which('chromium') or shutil.which('chromium-browser')
     if exe is None: pytest.skip('no chromium on this machine (.ci/run installs Debian chromium; apt-get install chromium)')
     return sync_playwright, exe
+
+
+def test_apple(project):
+    html = stage(project, 'apple', synthetic_days=21, workers=1)
+    assert 'synthetic person' in html
+    assert json.loads((project['root'] / 'metrics' / 'apple.json').read_text())['days'] >= 21
 
 
 def test_eeg_primary(project):
