@@ -52,13 +52,14 @@ class Service:
         env.pop('BIG_MOOD_TOKEN', None)
         if token: env['BIG_MOOD_TOKEN'] = token
         self.headers = {'Authorization': f'Bearer {token}'} if token else {}
-        self.log = open(self.folder / f'server-{self.port}.log', 'w')
+        self.log_path = self.folder / f'server-{self.port}.log'
+        self.log = open(self.log_path, 'w')
         self.proc = subprocess.Popen([sys.executable, *self.program, 'serve', '--models', 'models/population', '--users', 'models/users',
                                       '--state', 'state', '--port', str(self.port), *LIMITS, *extra],
                                      cwd=self.folder, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         url = f'http://127.0.0.1:{self.port}'
         for _ in range(1200):
-            if self.proc.poll() is not None: raise RuntimeError(f'the service exited: {(self.folder / self.log.name).read_text()[-2000:]}')
+            if self.proc.poll() is not None: raise RuntimeError(f'the service exited: {self.log_path.read_text()[-2000:]}')
             try:
                 if httpx.get(f'{url}/health', headers=self.headers, timeout=1).status_code == 200: break
             except httpx.TransportError: time.sleep(0.1)
@@ -284,6 +285,8 @@ def test_a_failed_job_says_why_without_paths(service):
     assert (job['state'], job['error']) == ('failed', 'export.xml: not an Apple Health export')
     job = service.wait(service.export(crash='yes').json()['job_id'])
     assert (job['state'], job['error']) == ('failed', "internal error (RuntimeError); the service's log has the details")
+    log = service.log_path.read_text()
+    assert f"ERROR:     job {job['job_id']} failed" in log and 'RuntimeError: ' in log and 'exploded' in log   # it does
 
 
 @pytest.mark.parametrize('path', ['/v1/users/carol/exports', '/v1/users/carol/drift'])

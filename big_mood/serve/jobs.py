@@ -13,8 +13,8 @@ from ..evaluate.drift import daily_indexes_from_features
 from ..features.mood import DAILY_INDEXES, FEATURE_NAMES
 
 # %% auto #0
-__all__ = ['JOB_STATES', 'SCHEMA_VERSION', 'JOB_ID', 'INTERRUPTED', 'log', 'DAYS_FILE', 'JobStore', 'public_message', 'QueueFull',
-           'JobRunner', 'table_records', 'dated_indexes', 'run_export', 'user_days']
+__all__ = ['JOB_STATES', 'SCHEMA_VERSION', 'JOB_ID', 'INTERRUPTED', 'log', 'DAYS_FILE', 'JobStore', 'claim_state',
+           'public_message', 'QueueFull', 'JobRunner', 'table_records', 'dated_indexes', 'run_export', 'user_days']
 
 # %% ../../nbs/56_jobs.ipynb #67689c56
 JOB_STATES = ('queued', 'processing', 'completed', 'failed')
@@ -115,6 +115,18 @@ class JobStore:
         for folder in (self.folder/'jobs').glob('*'):
             if folder.name not in known: shutil.rmtree(folder, ignore_errors=True)
         return ids
+
+# %% ../../nbs/56_jobs.ipynb #fdb0bb0e
+def claim_state(folder:str|Path, # the service's state folder
+               ):
+    "Lock `folder` for this process (keep the returned file open); a `ConfigError` if another service holds it."
+    import fcntl
+    lock = open(Path(folder)/'serve.lock', 'a')
+    try: fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise ConfigError(f"{folder}: another big-mood serve uses this --state folder: stop it, or give this one another --state") from None
+    return lock
 
 # %% ../../nbs/56_jobs.ipynb #75c4cc81
 _ABSOLUTE = re.compile(r"(?<![\w.~])/(?:[^\s/:;,'\"()]+/)*([^\s/:;,'\"()]*)")
