@@ -319,7 +319,8 @@ def test_drift_flags_a_planted_shift_against_the_users_own_baseline(service):
     baseline = {f['feature']: f for f in d['baseline']}
     assert baseline['ST_long']['flagged'] and not any(f['flagged'] for name, f in baseline.items() if name != 'ST_long')
     assert 'ST_long' in d['flagged'] and len(d['population']) == 12
-    assert service.client.get('/v1/users/alice/drift', params={'window_days': 7}).json()['window_days'] == 7
+    alice = service.client.get('/v1/users/alice/drift', params={'window_days': 7}).json()
+    assert (alice['window_days'], alice['window_end'], alice['current_days'] + alice['baseline_days']) == (7, '2024-02-09', 40)   # her days only, not bob's (to 2024-04-29)
     assert_clean_error(service.client.get('/v1/users/bob/drift', params={'window_days': 3}), 422)
 
 
