@@ -9,11 +9,12 @@ from pathlib import Path
 from .core import BigMoodError, ConfigError, project_root
 
 # %% auto #0
-__all__ = ['PAT_SIZE_NAMES', 'PRETRAIN_OPTIONS', 'FT_OPTIONS', 'given', 'positive', 'parse_assignments', 'cmd_stage', 'add_stage',
-           'cmd_weights_convert', 'add_weights', 'cmd_pat_embed', 'add_pat', 'cmd_features', 'add_features',
-           'cmd_apple_read', 'add_apple', 'cmd_sleep_score', 'add_sleep', 'cmd_xgb_import', 'cmd_xgb_predict',
-           'add_xgb', 'cmd_nhanes_synth', 'cmd_nhanes_weeks', 'add_nhanes', 'cmd_pretrain', 'add_pretrain',
-           'cmd_ft_task', 'add_ft_task', 'build_parser', 'one_line', 'main']
+__all__ = ['PAT_SIZE_NAMES', 'PRETRAIN_OPTIONS', 'FT_OPTIONS', 'DRIFT_OPTIONS', 'SERVE_OPTIONS', 'SERVE_SETTINGS', 'given',
+           'positive', 'parse_assignments', 'cmd_stage', 'add_stage', 'cmd_weights_convert', 'add_weights',
+           'cmd_pat_embed', 'add_pat', 'cmd_features', 'add_features', 'cmd_apple_read', 'add_apple', 'cmd_sleep_score',
+           'add_sleep', 'cmd_xgb_import', 'cmd_xgb_predict', 'add_xgb', 'cmd_nhanes_synth', 'cmd_nhanes_weeks',
+           'add_nhanes', 'cmd_pretrain', 'add_pretrain', 'cmd_ft_task', 'add_ft_task', 'cmd_drift', 'add_drift',
+           'cmd_serve', 'add_serve', 'build_parser', 'one_line', 'main']
 
 # %% ../nbs/61_cli.ipynb #6658fce1
 def given(args:argparse.Namespace, # parsed arguments
@@ -302,12 +303,64 @@ def add_ft_task(sub):
     p.add_argument('--device', help='auto (default) | cpu | cuda')
     p.set_defaults(func=cmd_ft_task)
 
+# %% ../nbs/61_cli.ipynb #121ddd17
+DRIFT_OPTIONS = ('columns', 'alpha', 'psi_min', 'n_bins', 'min_n', 'out')
+
+def cmd_drift(args):
+    "Compare two tables of days feature by feature."
+    from big_mood.evaluate.drift import drift_run
+    r = drift_run(args.reference, args.current, **given(args, *DRIFT_OPTIONS))
+    print(f"{r['tested']} feature(s) of {r['current_rows']} current rows against {r['reference_rows']} reference rows: "
+          + (f"drift in {', '.join(r['flagged'])}" if r['flagged'] else 'no drift flagged'))
+    for name, row in r['table'].loc[r['flagged']].iterrows():
+        print(f"  {name}: KS {row['ks_statistic']:.2f} (adjusted p {row['ks_p_adjusted']:.2g}), PSI {row['psi']:.2f} ({row['psi_band']}), shift {row['shift_sd']:+.2f} SD")
+    if 'out' in args: print(f"wrote {args.out}")
+
+def add_drift(sub):
+    p = sub.add_parser('drift', help='two tables of days (CSV/parquet) -> per-feature KS test and PSI, drifted features flagged', argument_default=argparse.SUPPRESS)
+    p.add_argument('--reference', required=True, help='days the comparison is against (.csv or .parquet)')
+    p.add_argument('--current', required=True, help='incoming days (.csv or .parquet)')
+    p.add_argument('--columns', nargs='+', help='features to compare (default: every numeric column both hold, besides person/date)')
+    p.add_argument('--alpha', type=positive(float), help='family-wise false-alarm rate over the features (default 0.01)')
+    p.add_argument('--psi-min', type=float, help='smallest PSI flagged (default 0.1, a moderate change)')
+    p.add_argument('--n-bins', type=positive(int), help='PSI quantile bins of the reference (default 10)')
+    p.add_argument('--min-n', type=positive(int), help='fewest values on each side to test a feature (default 7)')
+    p.add_argument('--out', help='CSV to write the per-feature table to')
+    p.set_defaults(func=cmd_drift)
+
+# %% ../nbs/61_cli.ipynb #db47932c
+SERVE_OPTIONS = ('models', 'users', 'state', 'host', 'port')
+SERVE_SETTINGS = ('workers', 'max_pending', 'timeout_s', 'job_workers', 'max_jobs', 'job_timeout_s', 'max_json_mb', 'max_upload_mb')
+
+def cmd_serve(args):
+    "Run the local inference service."
+    from big_mood.serve.app import ServeSettings, serve
+    serve(**given(args, *SERVE_OPTIONS), settings=ServeSettings(**given(args, *SERVE_SETTINGS)))
+
+def add_serve(sub):
+    p = sub.add_parser('serve', help='local inference service (FastAPI): PAT embeddings, features, export jobs, drift, /metrics, docs at /docs',
+                       argument_default=argparse.SUPPRESS)
+    p.add_argument('--models', help='population model folder (default models/population, from `dvc repro population`)')
+    p.add_argument('--users', help="folder of users' model folders (models/users, from `big-mood calibrate`); without it every user is unknown")
+    p.add_argument('--state', help='folder for the job database and uploads (default data/serve)')
+    p.add_argument('--host', help='address to listen on (default 127.0.0.1; any other needs BIG_MOOD_TOKEN set)')
+    p.add_argument('--port', type=positive(int), help='port (default 8000)')
+    p.add_argument('--workers', type=positive(int), help='inference threads (default 2)')
+    p.add_argument('--max-pending', type=positive(int), help='inference requests waiting at most, more get 503 (default 16)')
+    p.add_argument('--timeout', dest='timeout_s', type=positive(float), help='seconds per request, longer gets 504 (default 60)')
+    p.add_argument('--job-workers', type=positive(int), help='exports scored at once (default 1)')
+    p.add_argument('--max-jobs', type=positive(int), help='exports waiting at most, more get 503 (default 8)')
+    p.add_argument('--job-timeout', dest='job_timeout_s', type=positive(float), help='seconds an export job may run (default 3600)')
+    p.add_argument('--max-json-mb', type=positive(float), help='JSON request bodies, at most 64 (default 16)')
+    p.add_argument('--max-upload-mb', type=positive(float), help='export uploads (default 1024)')
+    p.set_defaults(func=cmd_serve)
+
 # %% ../nbs/61_cli.ipynb #7f754d4b
 def build_parser() -> argparse.ArgumentParser:
     "The `big-mood` argument parser with every subcommand."
     parser = argparse.ArgumentParser(prog='big-mood', description='Depression and mood episodes from wearable data.')
     sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    for add in (add_stage, add_weights, add_pat, add_apple, add_sleep, add_features, add_xgb, add_nhanes, add_pretrain, add_ft_task): add(sub)
+    for add in (add_stage, add_weights, add_pat, add_apple, add_sleep, add_features, add_xgb, add_drift, add_nhanes, add_pretrain, add_ft_task, add_serve): add(sub)
     return parser
 
 def one_line(text:str) -> str:
