@@ -43,7 +43,7 @@ LR = {'S': 1e-3, 'M': 1e-3, 'L': 1e-4, 'H': 1e-5}                               
 VARIANTS = {'torch-fp32': ('torch', 'cpu', 'fp32', {}), 'torch-bf16': ('torch', 'cpu', 'bf16', {}),
             'keras-onednn': ('keras', 'cpu', '', {'TF_ENABLE_ONEDNN_OPTS': '1'}), 'keras-eigen': ('keras', 'cpu', '', {'TF_ENABLE_ONEDNN_OPTS': '0'}),
             'torch-textbook': ('torch', 'cpu', 'textbook', {}),
-            'torch-fp32-passive': ('torch', 'cpu', 'fp32', {'OMP_WAIT_POLICY': 'PASSIVE'}),
+            'torch-fp32-spin': ('torch', 'cpu', 'fp32', {'OMP_WAIT_POLICY': None}),
             'cuda-fp32': ('torch', 'cuda', 'fp32', {}), 'cuda-bf16': ('torch', 'cuda', 'bf16', {})}
 DEFAULT_VARIANTS = ['torch-fp32', 'torch-bf16', 'keras-onednn', 'keras-eigen']
 BASELINE = 'keras-onednn'
@@ -175,10 +175,14 @@ class KerasRunner:
 
 def serve(variant: str):
     "Worker loop: check the outputs once, then answer one timing request per line on stdin."
+    def reply(obj): print(json.dumps(obj), flush=True)
+    if variant == 'peak':   # the machine's matrix-product peak, with the PyTorch workers' settings
+        reply({'ok': True})
+        for _ in sys.stdin: reply(mm_peak())
+        return
     framework, device, mode, _ = VARIANTS[variant]
     runner = (TorchRunner if framework == 'torch' else KerasRunner)(device, mode)
     warm = set()
-    def reply(obj): print(json.dumps(obj), flush=True)
     try:
         diffs = runner.check()
         reply({'check': diffs, 'ok': runner.ok(diffs)})
@@ -208,11 +212,13 @@ def serve(variant: str):
 # ---------- main side (the project's environment: torch)
 class Worker:
     def __init__(self, variant: str, args):
-        framework, device, mode, extra = VARIANTS[variant]
+        framework, device, mode, extra = VARIANTS.get(variant, ('torch', 'cpu', '', {}))
         python = args.keras_python if framework == 'keras' else sys.executable
         env = {**os.environ, 'TQDM_DISABLE': '1', 'PYTHONPATH': f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
                'THP_MEM_ALLOC_ENABLE': '1' if args.thp else '0', 'TF_CPP_MIN_LOG_LEVEL': '2', 'TF_USE_LEGACY_KERAS': '1'}
+        if framework == 'torch': env['OMP_WAIT_POLICY'] = args.omp_wait
         env.update(extra)
+        env = {k: v for k, v in env.items() if v is not None}
         if args.threads: env['OMP_NUM_THREADS'] = env['TF_NUM_INTRAOP_THREADS'] = str(args.threads)
         self.variant, self.proc = variant, subprocess.Popen([python, __file__, '--worker', variant], stdin=subprocess.PIPE,
                                                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
@@ -232,7 +238,7 @@ class Worker:
 
 def mm_peak() -> dict:
     "Best GFLOP/s of a 4096 x 4096 torch.mm on CPU in fp32 and bf16 (5 calls after a warm-up), and the load average."
-    import torch
+    import torch   # noqa: the peak worker imports it here, under its own settings
     out = {}
     for name, dtype in (('fp32', torch.float32), ('bf16', torch.bfloat16)):
         a, b = (torch.randn(4096, 4096).to(dtype) for _ in range(2))
@@ -252,7 +258,7 @@ def median(xs): return sorted(xs)[len(xs) // 2]
 
 def summarize(rows: list, peaks: list, variants: list) -> str:
     "Markdown tables: weeks/s in the quietest round and the ratios against Keras + oneDNN (quietest and range)."
-    quiet = {r: (p[0]['fp32'] + p[1]['fp32']) / 2 for r, p in enumerate(peaks)}
+    quiet = {r: sum(x['fp32'] for x in p) / len(p) for r, p in enumerate(peaks)}
     best_round = max(quiet, key=quiet.get)
     get = {(r['round'], r['variant'], r['task'], r['size'], r['batch']): r for r in rows if 'walls' in r}
     configs = list(dict.fromkeys((r['task'], r['size'], r['batch']) for r in rows))
@@ -285,7 +291,7 @@ def skipped(rows, v, task, size, batch) -> str:
 
 def targets(rows: list, peaks: list) -> str:
     "The issue's targets, each with the measured value from the quietest round."
-    quiet = [(p[0]['fp32'] + p[1]['fp32']) / 2 for p in peaks]
+    quiet = [sum(x['fp32'] for x in p) / len(p) for p in peaks]
     r0 = max(range(len(quiet)), key=quiet.__getitem__)
     get = {(r['variant'], r['task'], r['size'], r['batch']): r for r in rows if 'walls' in r and r['round'] == r0}
     out = []
@@ -314,6 +320,8 @@ def main():
     p.add_argument('--min-time', type=float, help='seconds of timed calls per configuration and round (at least one call)')
     p.add_argument('--threads', type=int, help='threads for both frameworks (default: each its own, one per core)')
     p.add_argument('--no-thp', dest='thp', action='store_false', help="THP_MEM_ALLOC_ENABLE=0 for the PyTorch workers (the library turns it on)")
+    p.add_argument('--omp-wait', default='PASSIVE', choices=['PASSIVE', 'ACTIVE'],
+                   help="OMP_WAIT_POLICY of the PyTorch workers (torch-fp32-spin: unset, libgomp's default spin-wait)")
     p.add_argument('--keras-python', default=str(ROOT/'.venv-keras'/'bin'/'python'), help='the Keras environment (make bench-keras)')
     p.add_argument('--worker', help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -333,7 +341,7 @@ def main():
         variants = [v for v in variants if VARIANTS[v][0] != 'keras']
     load = os.getloadavg()
     print(f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} threads, {os.cpu_count()} cpus, "
-          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; sizes {' '.join(sizes)}, batches {batches}, rounds {rounds}", flush=True)
+          f"PyTorch workers OMP_WAIT_POLICY={args.omp_wait}, THP allocations {'on' if args.thp else 'off'}, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; sizes {' '.join(sizes)}, batches {batches}, rounds {rounds}", flush=True)
     workers = {}
     for v in variants:
         w = Worker(v, args)
@@ -345,9 +353,10 @@ def main():
     variants = [v for v in variants if v in workers]
     configs = [(t, s, b) for t in args.tasks for s in sizes for b in batches]
     rows, peaks = [], []
+    peak = Worker('peak', args)
     try:
         for r in range(rounds):
-            peaks.append([mm_peak()])
+            peaks.append([peak.run()])
             print(f"round {r + 1}: mm peak fp32 {peaks[-1][0]['fp32']:.0f}, bf16 {peaks[-1][0]['bf16']:.0f} GFLOP/s, load {peaks[-1][0]['load']:.2f}", flush=True)
             order = variants[r % len(variants):] + variants[:r % len(variants)]
             for task, size, batch in configs:
@@ -366,9 +375,9 @@ def main():
                               f"{100 * flops(task, size) * batch / w / 1e9 / peaks[-1][0]['fp32']:.0f} % of fp32 peak, "
                               f"CPU {sum(row['cpus']) / sum(row['walls']):.2f} cores, peak {row['peak_gib']:.2f} GiB", flush=True)
                     else: print(f"  {task} PAT-{size} b{batch} {v}: {row['error']}", flush=True)
-            peaks[-1].append(mm_peak())
+            peaks[-1].append(peak.run())
     finally:
-        for w in workers.values(): w.close()
+        for w in [*workers.values(), peak]: w.close()
     print('\n' + summarize(rows, peaks, variants) + '\n\n' + targets(rows, peaks))
     out = project_root()/'bench'/'results'/'pat_vs_keras.json'
     with atomic_write(out) as tmp:

@@ -11,8 +11,8 @@ import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from ..core import ConfigError, DataError, ModelError, atomic_write
 
 # %% auto #0
-__all__ = ['PAT_SIZES', 'MATERIALIZE_BYTES', 'PAT_MODELS', 'PATConfig', 'pat_s', 'pat_m', 'pat_l', 'pat_h', 'patchify',
-           'sincos_pos_embed', 'PatchEmbed', 'ConvPatchEmbed', 'MultiHeadAttention', 'TransformerBlock', 'PATEncoder',
+__all__ = ['PAT_SIZES', 'PAT_MODELS', 'PATConfig', 'pat_s', 'pat_m', 'pat_l', 'pat_h', 'patchify', 'sincos_pos_embed',
+           'PatchEmbed', 'ConvPatchEmbed', 'MultiHeadAttention', 'TransformerBlock', 'PATEncoder',
            'init_keras_defaults', 'random_permutation', 'patch_order', 'unshuffle', 'mae_loss', 'PATMAE',
            'PATClassifier', 'save_pat', 'load_pat']
 
@@ -97,18 +97,6 @@ class ConvPatchEmbed(nn.Module):
         h = F.relu(self.conv1d_patch_embedding(x.reshape(B * N, 1, P)))   # [B*N, D, P]: no mixing across patches
         return h.mean(-1).view(B, N, -1)                                    # [B, N, D]
 
-# %% ../../nbs/10_pat.ipynb #8a145f07
-MATERIALIZE_BYTES = 2 ** 29   # attention scores up to this size are held whole when autograd needs them on CPU
-
-def _attend(q:torch.Tensor, # [B, R, D] queries, already scaled
-            kv:torch.Tensor, # [B, N, D] the tokens, keys and values at once
-           ) -> torch.Tensor:
-    "softmax(q kv^T) kv: [B, R, D]."
-    if (torch.is_grad_enabled() and (q.requires_grad or kv.requires_grad) and q.device.type == 'cpu'
-            and q.shape[0] * q.shape[1] * kv.shape[1] * q.element_size() <= MATERIALIZE_BYTES):
-        return torch.bmm(torch.softmax(torch.bmm(q, kv.transpose(1, 2)), -1), kv)   # backward: 4 matrix products
-    return F.scaled_dot_product_attention(q[:, None], kv[:, None], kv[:, None], scale=1.)[:, 0]   # flash: no [R, N] matrix
-
 # %% ../../nbs/10_pat.ipynb #c05ce879
 class MultiHeadAttention(nn.Module):
     "Keras `MultiHeadAttention(num_heads, key_dim=embed_dim)`: every head projects embed_dim -> embed_dim."
@@ -158,8 +146,9 @@ class MultiHeadAttention(nn.Module):
         A, u, M, c = self._folds()
         B, N, D = x.shape
         n = N if shared_from is None else shared_from
-        q = torch.addmm(u, x[:, :n].reshape(-1, D), A).view(B, -1, D)               # [B, n*H, D]: rows (token, head)
-        out = torch.addmm(c, _attend(q, x).reshape(B * n, -1), M).view(B, n, D)
+        q = torch.addmm(u, x[:, :n].reshape(-1, D), A).view(B, 1, -1, D)            # [B, 1, n*H, D]: rows (token, head)
+        y = F.scaled_dot_product_attention(q, x[:, None], x[:, None], scale=1.)     # flash kernel: no [n*H, N] matrix held
+        out = torch.addmm(c, y.view(B * n, -1), M).view(B, n, D)
         if n == N: return out, None
         return torch.cat([out, self._shared_rows(x[:, :n], x[0, n:], A, u, M, c)], 1), None
 
@@ -171,7 +160,8 @@ class MultiHeadAttention(nn.Module):
         lse = torch.logsumexp(within, -1)                                             # [S*H]
         Mh = M.view(H, D, D)
         shared_out = torch.bmm((torch.softmax(within, -1) @ shared).view(S, H, D).transpose(0, 1), Mh)   # [H, S, D]
-        p = torch.softmax(torch.cat([q @ own.transpose(1, 2), lse.expand(B, -1)[..., None]], -1), -1)   # [B, S*H, n + 1]
+        to_own = (q @ own.reshape(-1, D).T).view(S * H, B, n).transpose(0, 1)         # [B, S*H, n]: one matrix product
+        p = torch.softmax(torch.cat([to_own, lse.expand(B, -1)[..., None]], -1), -1)  # [B, S*H, n + 1]
         own_out = (own @ Mh.transpose(0, 1).reshape(D, -1)).view(B, n, H, D).transpose(1, 2).reshape(B, H * n, D)   # x_j M_h
         return (torch.baddbmm(c, p[..., :n].reshape(B, S, H * n), own_out)           # the sample's own tokens
                 + torch.bmm(p[..., n].view(B, S, H).transpose(0, 1), shared_out.transpose(0, 1)).transpose(0, 1))   # the shared block
