@@ -11,20 +11,23 @@ model (its fast paths checked against the same fixtures first). Tasks, for each 
   with the paper's learning rate and eps 1e-7). PyTorch: the step of `big_mood.pretrain` (model, zero_grad,
   backward, `torch.optim.Adam`, the loss read back); Keras: `train_on_batch` of the official-style model (add_loss).
 
-Variants, each in its own worker process: `torch-fp32` (the default path), `torch-bf16` (torch.autocast
-bfloat16: faster, outside the parity tolerances), `keras-onednn` and `keras-eigen` (TF_ENABLE_ONEDNN_OPTS=1 / 0);
-optional `torch-textbook` (the attention computed as before the folded path: four projections, the flash kernel
-also under autograd: "today's" speed and memory) and, where CUDA is present, `cuda-fp32` and `cuda-bf16` (flash
-attention kernels); on CPU the CUDA variants are skipped with a line saying so. Each round measures the machine's
-fp32 and bf16 `torch.mm` peak (4096 x 4096) at its start and end, then runs every configuration on every variant
-back to back (variant order rotated each round), so a change of load hits all variants alike. Other processes
-share the cores: the ratio is quoted from the quietest round (highest mm peak) with the range over all rounds.
+Variants: `torch-fp32` (the default path), `torch-bf16` (torch.autocast bfloat16: faster, outside the parity
+tolerances), `keras-onednn` and `keras-eigen` (TF_ENABLE_ONEDNN_OPTS=1 / 0); optional `torch-textbook` (the
+attention computed as before the folded path: four projections, one softmax per head: "today's" speed and memory),
+`torch-fp32-spin` (libgomp's default spin-waiting instead of OMP_WAIT_POLICY=PASSIVE) and, where CUDA is present,
+`cuda-fp32` and `cuda-bf16` (flash / memory-efficient attention kernels; skipped with a line saying so on CPU).
+Each variant first compares its outputs with the official fixtures in a process of its own (not timed if out of
+tolerance). Then each configuration gets fresh worker processes, one per variant, and runs in rounds: each round
+measures the machine's fp32 and bf16 `torch.mm` peak (4096 x 4096, in a process with the PyTorch workers'
+settings), then runs every variant once, in an order rotated each round, so a change of load hits all variants
+alike. Other processes share the cores: each ratio is quoted from the configuration's quietest round (highest mm
+peak) with the range over its rounds.
 
 Per call: wall time (median of the calls in a round; best beside it) and this process's CPU time; effective
 GFLOP/s count the textbook FLOPs (`forward_flops`; for the MAE step 3 x the forward of encoder on the visible
-patches and decoder on all) as a fraction of the round's fp32 mm peak; peak memory is the worker's peak resident
-set during the task (VmHWM, reset before each task), with the framework itself included. Inputs are synthetic
-N(0, 1) weeks (speed does not depend on the values).
+patches and decoder on all) as a fraction of the round's mm peak; peak memory is the worker's peak resident set
+(VmHWM: the framework, one model, warm-up and all rounds of the configuration). Inputs are synthetic N(0, 1) weeks
+(speed does not depend on the values).
 
     .venv/bin/python bench/pat_vs_keras.py --quick          # S and M, batch 1 and 64, 2 rounds (about 5 min)
     .venv/bin/python bench/pat_vs_keras.py                  # S, M, L, H, batch 1 and 64, 3 rounds (about an hour)
@@ -32,7 +35,7 @@ N(0, 1) weeks (speed does not depend on the values).
 
 `make bench-keras` builds .venv-keras (requirements-keras.txt) and runs this. Results: bench/results/pat_vs_keras.json.
 """
-import argparse, ctypes, gc, json, math, os, subprocess, sys, time
+import argparse, ctypes, json, signal, math, os, subprocess, sys, time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -79,14 +82,6 @@ def status_gib(field: str) -> float:
     with open('/proc/self/status') as f: return next(int(l.split()[1]) for l in f if l.startswith(field)) / 2 ** 20
 
 
-def reset_peak():
-    "Give freed heap back to the system and restart the kernel's peak-RSS counter (VmHWM)."
-    gc.collect()
-    try: ctypes.CDLL('libc.so.6').malloc_trim(0)
-    except OSError: pass
-    with open('/proc/self/clear_refs', 'w') as f: f.write('5')
-
-
 def shared_fixtures() -> Path:
     return Path(os.environ.get('BIG_MOOD_SHARED', ROOT.parent/'shared'))/'fixtures'/'pat_keras'
 
@@ -105,7 +100,7 @@ class TorchRunner:
 
     def check(self) -> dict:
         "Largest differences from the official outputs (fixtures), on this variant's path."
-        from big_mood.models.pat_keras import convert_keras_h5, keras_mae_parity
+        from big_mood.models.pat_keras import convert_keras_h5
         np, torch, F, out = self.np, self.torch, shared_fixtures(), {}
         for name, cfg in (('pat_s', self.pat.pat_s()), ('pat_m', self.pat.pat_m())):
             model, _ = convert_keras_h5(F/name/'classifier.h5', cfg)
@@ -114,9 +109,11 @@ class TorchRunner:
             out[f'{name} sequence'] = float(np.abs(got['sequence'] - io['enc_out']).max())
             out[f'{name} pooled'] = float(np.abs(got['pooled'] - io['pooled']).max())
         mae, _ = convert_keras_h5(F/'pat_s'/'mae.h5', self.pat.pat_s())
-        with torch.autocast(self.device, torch.bfloat16, enabled=self.precision == 'bf16'):
-            d = keras_mae_parity(mae.to(self.device), dict(np.load(F/'pat_s'/'mae_io.npz')), fixture_pos=False)
-        out['pat_s mae recon'], out['pat_s mae loss'] = d['recon'], d['loss']
+        io = np.load(F/'pat_s'/'mae_io.npz')
+        with torch.no_grad(), torch.autocast(self.device, torch.bfloat16, enabled=self.precision == 'bf16'):
+            loss, pred, _ = mae.to(self.device).eval()(torch.from_numpy(io['X']).to(self.device), perm=torch.from_numpy(io['perm']).long())
+        out['pat_s mae recon'] = float(np.abs(pred.flatten(1).float().cpu().numpy() - io['recon']).max())
+        out['pat_s mae loss'] = abs(float(loss) - float(io['loss']))
         return out
 
     def ok(self, diffs: dict) -> bool:
@@ -173,45 +170,45 @@ class KerasRunner:
         return lambda: model.train_on_batch(x)
 
 
-def serve(variant: str):
-    "Worker loop: check the outputs once, then answer one timing request per line on stdin."
+def serve(variant: str, check: bool):
+    "Worker loop: with `check`, compare with the official outputs and stop; else answer one timing request per line."
     def reply(obj): print(json.dumps(obj), flush=True)
+    ctypes.CDLL('libc.so.6').prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG: end with the main process, however it ends
     if variant == 'peak':   # the machine's matrix-product peak, with the PyTorch workers' settings
         reply({'ok': True})
         for _ in sys.stdin: reply(mm_peak())
         return
     framework, device, mode, _ = VARIANTS[variant]
+    base = status_gib('VmRSS')
     runner = (TorchRunner if framework == 'torch' else KerasRunner)(device, mode)
-    warm = set()
-    try:
-        diffs = runner.check()
-        reply({'check': diffs, 'ok': runner.ok(diffs)})
-    except Exception as e:
-        reply({'check': {}, 'ok': False, 'error': f'{type(e).__name__}: {e}'.splitlines()[0]}); return
-    for line in sys.stdin:
+    if check:
+        try: diffs = runner.check(); reply({'check': diffs, 'ok': runner.ok(diffs)})
+        except Exception as e: reply({'check': {}, 'ok': False, 'error': f'{type(e).__name__}: {e}'.splitlines()[0]})
+        return
+    reply({'ok': True, 'framework_gib': status_gib('VmRSS') - base})
+    fn = None
+    for line in sys.stdin:   # one configuration per worker: the first request warms up
         req = json.loads(line)
         task, size, batch, min_time = req['task'], req['size'], req['batch'], req['min_time']
         try:
-            if (task, size, batch) not in warm:
-                fn = runner.call(task, size, 1 if req['heavy'] else batch)
-                fn()                                    # warm-up (a heavy configuration warms up on one week)
-                warm.add((task, size, batch))
-            reset_peak()
-            before = status_gib('VmRSS')
-            fn = runner.call(task, size, batch)
+            if fn is None:
+                runner.call(task, size, 1 if req['heavy'] else batch)()   # warm-up (a heavy configuration: on one week)
+                fn = runner.call(task, size, batch)
             walls, cpus = [], []
             while not walls or (sum(walls) < min_time and len(walls) < 50):
                 t, c = time.perf_counter(), time.process_time()
                 fn()
                 walls.append(time.perf_counter() - t); cpus.append(time.process_time() - c)
-            reply({'walls': walls, 'cpus': cpus, 'peak_gib': status_gib('VmHWM'), 'rss_before_gib': before})
+            reply({'walls': walls, 'cpus': cpus, 'peak_gib': status_gib('VmHWM'),
+                   **({'cuda_peak_gib': runner.torch.cuda.max_memory_allocated() / 2 ** 30} if device == 'cuda' else {})})
         except Exception as e:   # e.g. out of memory: reported, the run goes on
             reply({'error': f'{type(e).__name__}: {e}'.splitlines()[0][:200]})
 
 
 # ---------- main side (the project's environment: torch)
 class Worker:
-    def __init__(self, variant: str, args):
+    "A variant's worker process: `check` runs the fixture comparison only; otherwise it times one configuration."
+    def __init__(self, variant: str, args, check: bool = False):
         framework, device, mode, extra = VARIANTS.get(variant, ('torch', 'cpu', '', {}))
         python = args.keras_python if framework == 'keras' else sys.executable
         env = {**os.environ, 'TQDM_DISABLE': '1', 'PYTHONPATH': f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
@@ -220,7 +217,7 @@ class Worker:
         env.update(extra)
         env = {k: v for k, v in env.items() if v is not None}
         if args.threads: env['OMP_NUM_THREADS'] = env['TF_NUM_INTRAOP_THREADS'] = str(args.threads)
-        self.variant, self.proc = variant, subprocess.Popen([python, __file__, '--worker', variant], stdin=subprocess.PIPE,
+        self.variant, self.proc = variant, subprocess.Popen([python, __file__, '--worker', variant] + ['--check'] * check, stdin=subprocess.PIPE,
                                                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         self.hello = self.read()
 
@@ -233,7 +230,11 @@ class Worker:
         return self.read()
 
     def close(self):
-        if self.proc.poll() is None: self.proc.stdin.close(); self.proc.wait()
+        "End the worker: it exits at the end of its input; one still busy (an interrupted run) is killed."
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try: self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired: self.proc.kill(); self.proc.wait()
 
 
 def mm_peak() -> dict:
@@ -244,6 +245,11 @@ def mm_peak() -> dict:
         a, b = (torch.randn(4096, 4096).to(dtype) for _ in range(2))
         torch.mm(a, b)
         out[name] = max(2 * 4096 ** 3 / t / 1e9 for t in (timed(torch.mm, a, b) for _ in range(5)))
+    if torch.cuda.is_available():   # TF32 stays off (torch's default): fp32 means fp32
+        for name, dtype in (('cuda_fp32', torch.float32), ('cuda_bf16', torch.bfloat16)):
+            a, b = (torch.randn(8192, 8192, device='cuda', dtype=dtype) for _ in range(2))
+            torch.mm(a, b); torch.cuda.synchronize()
+            out[name] = max(2 * 8192 ** 3 / t / 1e9 for t in (timed(lambda: (torch.mm(a, b), torch.cuda.synchronize())) for _ in range(5)))
     out['load'] = os.getloadavg()[0]
     return out
 
@@ -256,57 +262,102 @@ def timed(f, *a) -> float:
 def median(xs): return sorted(xs)[len(xs) // 2]
 
 
-def summarize(rows: list, peaks: list, variants: list) -> str:
-    "Markdown tables: weeks/s in the quietest round and the ratios against Keras + oneDNN (quietest and range)."
-    quiet = {r: sum(x['fp32'] for x in p) / len(p) for r, p in enumerate(peaks)}
-    best_round = max(quiet, key=quiet.get)
-    get = {(r['round'], r['variant'], r['task'], r['size'], r['batch']): r for r in rows if 'walls' in r}
-    configs = list(dict.fromkeys((r['task'], r['size'], r['batch']) for r in rows))
+def peak_key(v: str) -> str:
+    "Which matrix-product peak a variant is measured against: cuda_ or not, bf16 or fp32."
+    return ('cuda_' if VARIANTS[v][1] == 'cuda' else '') + ('bf16' if VARIANTS[v][2] == 'bf16' else 'fp32')
+
+
+def describe(row: dict) -> str:
+    "One timing row in words."
+    if 'walls' not in row: return row['error']
+    w, key = median(row['walls']), peak_key(row['variant'])
+    return (f"{row['batch'] / w:.2f} weeks/s ({len(row['walls'])} calls, best {row['batch'] / min(row['walls']):.2f}), "
+            f"{100 * flops(row['task'], row['size']) * row['batch'] / w / 1e9 / row['mm'][key]:.0f} % of the {key} peak, "
+            f"CPU {sum(row['cpus']) / sum(row['walls']):.2f} cores, peak {row['peak_gib']:.2f} GiB"
+            + (f", GPU {row['cuda_peak_gib']:.2f} GiB" if 'cuda_peak_gib' in row else ''))
+
+
+def by_config(rows: list) -> dict:
+    "{(task, size, batch): {'quiet': round with the highest fp32 mm peak, 'speed': {(round, variant): weeks/s}, 'rows': ...}}"
+    out = {}
+    for r in rows:
+        c = out.setdefault((r['task'], r['size'], r['batch']), {'speed': {}, 'rows': {}, 'mm': {}})
+        if 'walls' in r:
+            c['speed'][r['round'], r['variant']] = r['batch'] / median(r['walls'])
+            c['rows'][r['round'], r['variant']] = r
+            c['mm'][r['round']] = r['mm']['fp32']
+        else: c['rows'][None, r['variant']] = r
+    for c in out.values(): c['quiet'] = max(c['mm'], key=c['mm'].get) if c['mm'] else None
+    return out
+
+
+def ratio(c: dict, v: str, base: str = BASELINE) -> tuple:
+    "v / base in the quiet round, and the lowest and highest over the rounds where both ran."
+    per = [c['speed'][r, v] / c['speed'][r, base] for r in c['mm'] if (r, v) in c['speed'] and (r, base) in c['speed']]
+    q = c['speed'].get((c['quiet'], v)), c['speed'].get((c['quiet'], base))
+    return (q[0] / q[1] if all(q) else None), (min(per) if per else None), (max(per) if per else None)
+
+
+def summarize(rows: list, variants: list) -> str:
+    "Markdown table: weeks/s in each configuration's quietest round, ratios against Keras + oneDNN (range), peaks."
     others = [v for v in variants if v != BASELINE]
-    lines = [f"Quietest round: {best_round + 1} of {len(peaks)} (fp32 mm peak {quiet[best_round]:.0f} GFLOP/s; "
-             f"all rounds {', '.join(f'{q:.0f}' for q in quiet.values())}).", '',
-             '| task | size | batch | ' + ' | '.join(f'{v} weeks/s' for v in variants) + ' | ' +
+    lines = ['| task | size | batch | mm peak GFLOP/s (quiet round) | ' + ' | '.join(f'{v} weeks/s' for v in variants) + ' | ' +
              ' | '.join(f'{v} / {BASELINE} (range)' for v in others) + ' | torch-fp32 % of fp32 peak | peak GiB (' + ', '.join(variants) + ') |',
-             '|---' * (4 + len(variants) + len(others)) + '|---|']
-    for task, size, batch in configs:
-        cell = lambda r, v: get.get((r, v, task, size, batch))
-        speed = lambda r, v: batch / median(cell(r, v)['walls']) if cell(r, v) else None
-        cols = [f'{speed(best_round, v):.2f}' if speed(best_round, v) else skipped(rows, v, task, size, batch) for v in variants]
-        ratios = []
+             '|---' * (5 + len(variants) + len(others)) + '|---|']
+    for (task, size, batch), c in by_config(rows).items():
+        q = c['quiet']
+        cols = [f"{c['speed'][q, v]:.2f}" if (q, v) in c['speed'] else ('skipped' if (None, v) in c['rows'] else 'error') for v in variants]
+        rats = []
         for v in others:
-            per_round = [speed(r, v) / speed(r, BASELINE) for r in quiet if speed(r, v) and speed(r, BASELINE)]
-            q = speed(best_round, v) / speed(best_round, BASELINE) if speed(best_round, v) and speed(best_round, BASELINE) else None
-            ratios.append(f'**{q:.2f}x** ({min(per_round):.2f}-{max(per_round):.2f})' if q else '')
-        fp32 = cell(best_round, 'torch-fp32')
-        frac = f"{100 * flops(task, size) * batch / median(fp32['walls']) / 1e9 / peaks[best_round][0]['fp32']:.0f} %" if fp32 else ''
-        mem = ', '.join(f"{cell(best_round, v)['peak_gib']:.2f}" if cell(best_round, v) else '-' for v in variants)
-        lines.append(f'| {task} | PAT-{size} | {batch} | ' + ' | '.join(cols) + ' | ' + ' | '.join(ratios) + f' | {frac} | {mem} |')
+            x, lo, hi = ratio(c, v) if BASELINE in variants else (None, None, None)
+            rats.append(f'**{x:.2f}x** ({lo:.2f}-{hi:.2f})' if x else '')
+        fp32 = c['rows'].get((q, 'torch-fp32'))
+        frac = f"{100 * flops(task, size) * batch / median(fp32['walls']) / 1e9 / fp32['mm']['fp32']:.0f} %" if fp32 else ''
+        mem = ', '.join(f"{max(r['peak_gib'] for (_, u), r in c['rows'].items() if u == v and 'peak_gib' in r):.2f}"
+                        if any(u == v and 'peak_gib' in r for (_, u), r in c['rows'].items()) else '-' for v in variants)
+        mm = f"{c['mm'][q]:.0f}" if q is not None else ''
+        lines.append(f'| {task} | PAT-{size} | {batch} | {mm} | ' + ' | '.join(cols) + ' | ' + ' | '.join(rats) + f' | {frac} | {mem} |')
     return '\n'.join(lines)
 
 
-def skipped(rows, v, task, size, batch) -> str:
-    r = next((r for r in rows if (r['variant'], r['task'], r['size'], r['batch']) == (v, task, size, batch) and 'walls' not in r), None)
-    return 'skipped' if r and r.get('error', '').startswith('skipped') else ('error' if r else '')
-
-
-def targets(rows: list, peaks: list) -> str:
-    "The issue's targets, each with the measured value from the quietest round."
-    quiet = [sum(x['fp32'] for x in p) / len(p) for p in peaks]
-    r0 = max(range(len(quiet)), key=quiet.__getitem__)
-    get = {(r['variant'], r['task'], r['size'], r['batch']): r for r in rows if 'walls' in r and r['round'] == r0}
+def targets(rows: list) -> str:
+    "The issue's targets, each with the value from the configuration's quietest round (and the range)."
     out = []
-    for (v, task, size, batch), r in sorted(get.items()):
-        if v != 'torch-fp32': continue
-        base = get.get((BASELINE, task, size, batch))
-        if base:
-            ratio = median(base['walls']) / median(r['walls'])
-            out.append(f"{task} PAT-{size} batch {batch}: torch-fp32 {ratio:.2f}x {BASELINE} (target >= 1.5x): {'met' if ratio >= 1.5 else 'NOT met'}")
-        if (task, size, batch) == ('infer', 'L', 64):
-            frac = flops(task, size) * batch / median(r['walls']) / 1e9 / peaks[r0][0]['fp32']
+    for (task, size, batch), c in by_config(rows).items():
+        x, lo, hi = ratio(c, 'torch-fp32')
+        if x: out.append(f"{task} PAT-{size} batch {batch}: torch-fp32 {x:.2f}x {BASELINE} (rounds {lo:.2f}-{hi:.2f}; target >= 1.5x): {'met' if x >= 1.5 else 'NOT met'}")
+        r = c['rows'].get((c['quiet'], 'torch-fp32'))
+        if r and (task, size, batch) == ('infer', 'L', 64):
+            frac = flops(task, size) * batch / median(r['walls']) / 1e9 / r['mm']['fp32']
             out.append(f"infer PAT-L batch 64: {100 * frac:.0f} % of the fp32 mm peak (target >= 75 %): {'met' if frac >= 0.75 else 'NOT met'}")
-        old = get.get(('torch-textbook', task, size, batch))
-        if old: out.append(f"{task} PAT-{size} batch {batch}: peak memory {r['peak_gib']:.2f} GiB, textbook path {old['peak_gib']:.2f} GiB")
+        old = [r['peak_gib'] for (_, v), r in c['rows'].items() if v == 'torch-textbook' and 'peak_gib' in r]
+        new = [r['peak_gib'] for (_, v), r in c['rows'].items() if v == 'torch-fp32' and 'peak_gib' in r]
+        if old and new: out.append(f"{task} PAT-{size} batch {batch}: peak memory {max(new):.2f} GiB, textbook path {max(old):.2f} GiB")
     return '\n'.join(out)
+
+
+def measure(task: str, size: str, batch: int, variants: list, peak: Worker, args, rounds: int, min_time: float, rows: list):
+    "One configuration: fresh workers, `rounds` rounds of every variant (order rotated), rows appended as they come."
+    todo, workers = [], {}
+    for v in variants:
+        need = keras_bytes(task, size, batch) if VARIANTS[v][0] == 'keras' else 0
+        if need > 0.7 * available_bytes():
+            rows.append({'variant': v, 'task': task, 'size': size, 'batch': batch,
+                         'error': f'skipped: its attention needs about {need / 2 ** 30:.1f} GiB of {available_bytes() / 2 ** 30:.1f} available'})
+            print(f"  {task} PAT-{size} b{batch} {v}: {rows[-1]['error']}", flush=True)
+        else: todo.append(v)
+    try:
+        workers = {v: Worker(v, args) for v in todo}
+        for r in range(rounds):
+            mm = peak.run()
+            print(f"{task} PAT-{size} batch {batch}, round {r + 1}: mm peak fp32 {mm['fp32']:.0f}, bf16 {mm['bf16']:.0f} GFLOP/s, load {mm['load']:.2f}", flush=True)
+            for v in todo[r % len(todo):] + todo[:r % len(todo)]:
+                rows.append({'round': r, 'variant': v, 'task': task, 'size': size, 'batch': batch, 'mm': mm,
+                             'framework_gib': workers[v].hello.get('framework_gib'),
+                             **workers[v].run(task=task, size=size, batch=batch, min_time=min_time, heavy=flops(task, size) * batch > 1e12)})
+                print(f"  {v}: {describe(rows[-1])}", flush=True)
+    finally:
+        for w in workers.values(): w.close()
 
 
 def main():
@@ -324,8 +375,9 @@ def main():
                    help="OMP_WAIT_POLICY of the PyTorch workers (torch-fp32-spin: unset, libgomp's default spin-wait)")
     p.add_argument('--keras-python', default=str(ROOT/'.venv-keras'/'bin'/'python'), help='the Keras environment (make bench-keras)')
     p.add_argument('--worker', help=argparse.SUPPRESS)
+    p.add_argument('--check', action='store_true', help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.worker: return serve(args.worker)
+    if args.worker: return serve(args.worker, args.check)
 
     import torch
     from big_mood.core import atomic_write, project_root
@@ -342,47 +394,25 @@ def main():
     load = os.getloadavg()
     print(f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} threads, {os.cpu_count()} cpus, "
           f"PyTorch workers OMP_WAIT_POLICY={args.omp_wait}, THP allocations {'on' if args.thp else 'off'}, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; sizes {' '.join(sizes)}, batches {batches}, rounds {rounds}", flush=True)
-    workers = {}
-    for v in variants:
-        w = Worker(v, args)
+    checks = {}
+    for v in variants:   # each variant's outputs against the official ones, in a fresh process, before any timing
+        w = Worker(v, args, check=True); w.close()
+        checks[v] = w.hello
         diffs = ', '.join(f'{k} {d:.1e}' for k, d in w.hello.get('check', {}).items())
         print(f"{v}: outputs against the official fixtures: {diffs or w.hello.get('error')}"
               f"{'' if w.hello.get('ok') else ' -> NOT within tolerance: not timed'}", flush=True)
-        if w.hello.get('ok'): workers[v] = w
-        else: w.close()
-    variants = [v for v in variants if v in workers]
+    variants = [v for v in variants if checks[v].get('ok')]
     configs = [(t, s, b) for t in args.tasks for s in sizes for b in batches]
-    rows, peaks = [], []
-    peak = Worker('peak', args)
+    rows, peak = [], Worker('peak', args)
     try:
-        for r in range(rounds):
-            peaks.append([peak.run()])
-            print(f"round {r + 1}: mm peak fp32 {peaks[-1][0]['fp32']:.0f}, bf16 {peaks[-1][0]['bf16']:.0f} GFLOP/s, load {peaks[-1][0]['load']:.2f}", flush=True)
-            order = variants[r % len(variants):] + variants[:r % len(variants)]
-            for task, size, batch in configs:
-                for v in order:
-                    row = {'round': r, 'variant': v, 'task': task, 'size': size, 'batch': batch}
-                    need = keras_bytes(task, size, batch) if VARIANTS[v][0] == 'keras' else 0
-                    if need > 0.7 * available_bytes():
-                        row['error'] = f'skipped: its attention needs about {need / 2 ** 30:.1f} GiB of {available_bytes() / 2 ** 30:.1f} available'
-                    else:
-                        heavy = flops(task, size) * batch > 1e12   # over ~10 s a call: warm up on one week
-                        row.update(workers[v].run(task=task, size=size, batch=batch, min_time=min_time, heavy=heavy))
-                    rows.append(row)
-                    if 'walls' in row:
-                        w = median(row['walls'])
-                        print(f"  {task} PAT-{size} b{batch} {v}: {batch / w:.2f} weeks/s ({len(row['walls'])} calls, best {batch / min(row['walls']):.2f}), "
-                              f"{100 * flops(task, size) * batch / w / 1e9 / peaks[-1][0]['fp32']:.0f} % of fp32 peak, "
-                              f"CPU {sum(row['cpus']) / sum(row['walls']):.2f} cores, peak {row['peak_gib']:.2f} GiB", flush=True)
-                    else: print(f"  {task} PAT-{size} b{batch} {v}: {row['error']}", flush=True)
-            peaks[-1].append(peak.run())
-    finally:
-        for w in [*workers.values(), peak]: w.close()
-    print('\n' + summarize(rows, peaks, variants) + '\n\n' + targets(rows, peaks))
+        for task, size, batch in configs: measure(task, size, batch, variants, peak, args, rounds, min_time, rows)
+    except KeyboardInterrupt: print('interrupted: the tables below hold the configurations measured so far')
+    finally: peak.close()
+    print('\n' + summarize(rows, variants) + '\n\n' + targets(rows))
     out = project_root()/'bench'/'results'/'pat_vs_keras.json'
     with atomic_write(out) as tmp:
-        tmp.write_text(json.dumps({'args': {k: v for k, v in vars(args).items() if k != 'worker'}, 'variants': variants,
-                                   'checks': {v: w.hello for v, w in workers.items()}, 'peaks': peaks, 'rows': rows}, indent=1))
+        tmp.write_text(json.dumps({'args': {k: v for k, v in vars(args).items() if k not in ('worker', 'check')},
+                                   'variants': variants, 'checks': checks, 'rows': rows}, indent=1))
     print(f"\nresults: {out}")
 
 

@@ -145,7 +145,7 @@ class MultiHeadAttention(nn.Module):
             return self.reference(x, return_attention)
         A, u, M, c = self._folds()
         B, N, D = x.shape
-        n = N if shared_from is None else shared_from
+        n = N if shared_from is None or B == 1 else shared_from                     # one sample: nothing to share
         q = torch.addmm(u, x[:, :n].reshape(-1, D), A).view(B, 1, -1, D)            # [B, 1, n*H, D]: rows (token, head)
         y = F.scaled_dot_product_attention(q, x[:, None], x[:, None], scale=1.)     # flash kernel: no [n*H, N] matrix held
         out = torch.addmm(c, y.view(B * n, -1), M).view(B, n, D)
