@@ -35,7 +35,7 @@ patches and decoder on all) as a fraction of the round's mm peak; peak memory is
 
 `make bench-keras` builds .venv-keras (requirements-keras.txt) and runs this. Results: bench/results/pat_vs_keras.json.
 """
-import argparse, ctypes, json, signal, math, os, subprocess, sys, time
+import argparse, ctypes, json, os, signal, subprocess, sys, time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -291,6 +291,13 @@ def by_config(rows: list) -> dict:
     return out
 
 
+def cpu_ratio(c: dict, v: str, base: str = BASELINE) -> float | None:
+    "v / base in weeks per CPU second of the worker (all rounds): the work each needs, whatever share of the cores it got."
+    per_cpu = {u: sum(r['batch'] * len(r['cpus']) for (_, w), r in c['rows'].items() if w == u and 'cpus' in r) /
+                  max(sum(sum(r['cpus']) for (_, w), r in c['rows'].items() if w == u and 'cpus' in r), 1e-9) for u in (v, base)}
+    return per_cpu[v] / per_cpu[base] if all(per_cpu.values()) else None
+
+
 def ratio(c: dict, v: str, base: str = BASELINE) -> tuple:
     "v / base in the quiet round, and the lowest and highest over the rounds where both ran."
     per = [c['speed'][r, v] / c['speed'][r, base] for r in c['mm'] if (r, v) in c['speed'] and (r, base) in c['speed']]
@@ -310,7 +317,8 @@ def summarize(rows: list, variants: list) -> str:
         rats = []
         for v in others:
             x, lo, hi = ratio(c, v) if BASELINE in variants else (None, None, None)
-            rats.append(f'**{x:.2f}x** ({lo:.2f}-{hi:.2f})' if x else '')
+            per_cpu = cpu_ratio(c, v) if BASELINE in variants else None
+            rats.append((f'**{x:.2f}x** ({lo:.2f}-{hi:.2f})' if x else '') + (f'; {per_cpu:.2f}x per CPU s' if per_cpu else ''))
         fp32 = c['rows'].get((q, 'torch-fp32'))
         frac = f"{100 * flops(task, size) * batch / median(fp32['walls']) / 1e9 / fp32['mm']['fp32']:.0f} %" if fp32 else ''
         mem = ', '.join(f"{max(r['peak_gib'] for (_, u), r in c['rows'].items() if u == v and 'peak_gib' in r):.2f}"
@@ -325,7 +333,8 @@ def targets(rows: list) -> str:
     out = []
     for (task, size, batch), c in by_config(rows).items():
         x, lo, hi = ratio(c, 'torch-fp32')
-        if x: out.append(f"{task} PAT-{size} batch {batch}: torch-fp32 {x:.2f}x {BASELINE} (rounds {lo:.2f}-{hi:.2f}; target >= 1.5x): {'met' if x >= 1.5 else 'NOT met'}")
+        if x: out.append(f"{task} PAT-{size} batch {batch}: torch-fp32 {x:.2f}x {BASELINE} (rounds {lo:.2f}-{hi:.2f}; target >= 1.5x): "
+                         f"{'met' if x >= 1.5 else 'NOT met'}; per CPU second {cpu_ratio(c, 'torch-fp32'):.2f}x")
         r = c['rows'].get((c['quiet'], 'torch-fp32'))
         if r and (task, size, batch) == ('infer', 'L', 64):
             frac = flops(task, size) * batch / median(r['walls']) / 1e9 / r['mm']['fp32']
@@ -367,6 +376,7 @@ def main():
     p.add_argument('--batches', nargs='+', type=int)
     p.add_argument('--tasks', nargs='+', default=['infer', 'mae'], choices=['infer', 'mae'])
     p.add_argument('--variants', nargs='+', choices=list(VARIANTS), help=f"default: {' '.join(DEFAULT_VARIANTS)} (+ CUDA ones where present)")
+    p.add_argument('--configs', nargs='+', metavar='TASK:SIZE:BATCH', help='these configurations (e.g. mae:S:64 infer:L:1) instead of the grid')
     p.add_argument('--rounds', type=int)
     p.add_argument('--min-time', type=float, help='seconds of timed calls per configuration and round (at least one call)')
     p.add_argument('--threads', type=int, help='threads for both frameworks (default: each its own, one per core)')
@@ -402,7 +412,8 @@ def main():
         print(f"{v}: outputs against the official fixtures: {diffs or w.hello.get('error')}"
               f"{'' if w.hello.get('ok') else ' -> NOT within tolerance: not timed'}", flush=True)
     variants = [v for v in variants if checks[v].get('ok')]
-    configs = [(t, s, b) for t in args.tasks for s in sizes for b in batches]
+    configs = ([(t, s, int(b)) for t, s, b in (c.split(':') for c in args.configs)] if args.configs
+               else [(t, s, b) for t in args.tasks for s in sizes for b in batches])
     rows, peak = [], Worker('peak', args)
     try:
         for task, size, batch in configs: measure(task, size, batch, variants, peak, args, rounds, min_time, rows)
