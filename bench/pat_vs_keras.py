@@ -29,8 +29,11 @@ patches and decoder on all) as a fraction of the round's mm peak; peak memory is
 (VmHWM: the framework, one model, warm-up and all rounds of the configuration). Inputs are synthetic N(0, 1) weeks
 (speed does not depend on the values).
 
-    .venv/bin/python bench/pat_vs_keras.py --quick          # S and M, batch 1 and 64, 2 rounds (about 5 min)
-    .venv/bin/python bench/pat_vs_keras.py                  # S, M, L, H, batch 1 and 64, 3 rounds (about an hour)
+    .venv/bin/python bench/pat_vs_keras.py --quick          # S and M, batch 1 and 64, both tasks, 2 rounds of 1 s
+    .venv/bin/python bench/pat_vs_keras.py                  # S, M, L, H, batch 1 and 64, both tasks, 3 rounds of 3 s
+    .venv/bin/python bench/pat_vs_keras.py --variants torch-fp32 torch-bf16 keras-onednn --rounds 2 --min-time 1 \
+        --configs mae:S:64 infer:S:1 infer:M:1 mae:M:64 infer:S:64 infer:L:1 infer:M:64 mae:L:64 infer:H:1 infer:L:64
+        # the README's run: 48 minutes under a load average of 7-13 (the full grid takes hours on a loaded machine)
     .venv/bin/python bench/pat_vs_keras.py --sizes L --batches 64 --tasks infer --variants torch-fp32 torch-textbook
 
 `make bench-keras` builds .venv-keras (requirements-keras.txt) and runs this. Results: bench/results/pat_vs_keras.json.
