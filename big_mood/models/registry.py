@@ -10,7 +10,7 @@ import pandas as pd
 from ..core import ConfigError, ModelError, file_sha256, source_commit, write_json
 
 # %% auto #0
-__all__ = ['REGISTRY', 'read_registry', 'register_model', 'model_lineage', 'registry_table']
+__all__ = ['REGISTRY', 'read_registry', 'register_model', 'data_hashes', 'registered_name', 'model_lineage', 'registry_table']
 
 # %% ../../nbs/15_registry.ipynb #10b5aa20
 REGISTRY = Path('models')/'registry.json'
@@ -69,6 +69,21 @@ def register_model(path:str|Path, # the model file (.pt)
     return key
 
 # %% ../../nbs/15_registry.ipynb #d1dd4dfc
+def data_hashes(path:str|Path, # a data file, or a folder of them
+               ) -> dict:
+    "`{file: sha256}` of `path`, or of every file under it (sorted)."
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(f for f in path.rglob('*') if f.is_file()) if path.is_dir() else []
+    if not files: raise ModelError(f"{path}: no data file to record as a model's lineage")
+    return {f.as_posix(): file_sha256(f) for f in files}
+
+def registered_name(path:str|Path, # a model file
+                    registry:str|Path=REGISTRY, # the registry file
+                   ) -> str|None:
+    "The registered name of model file `path` (None when it is not registered)."
+    return read_registry(registry).get(_key(Path(path), Path(registry)), {}).get('name')
+
+# %% ../../nbs/15_registry.ipynb #cc692730
 def model_lineage(key:str, # a registry key (model path relative to the registry's folder)
                   registry:str|Path=REGISTRY, # the registry file
                  ) -> list[dict]:
