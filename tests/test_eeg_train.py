@@ -64,3 +64,26 @@ def test_real_muse_pretraining_then_task_finetuning_end_to_end(tmp_path):
     chain = model_lineage('ft/mamba2_eeg_d32_l2_m30_mae_finetuned.pt', registry)
     assert [c['key'] for c in chain] == ['ft/mamba2_eeg_d32_l2_m30_mae_finetuned.pt', 'pre/mamba2_eeg_d32_l2_m30_mae.pt']
     assert [Path(p).parent.name for p in chain[-1]['data']] == ['cueing'] and chain[0]['task'] == 'SSVEP vs P300'
+
+
+def test_full_finetuning_trains_the_backbone_and_frozen_does_not(tmp_path):
+    import pandas as pd
+    from big_mood.data.eeg import MUSE_CHANNELS, write_primary
+    from big_mood.models.mamba_eeg import MambaEEGConfig, MambaEEGMAE, load_mamba_eeg, save_mamba_eeg
+    from big_mood.train.eeg_finetune import eeg_finetune_run
+    rng = np.random.default_rng(0)
+    y = np.repeat([1, 0] * 5, 4)
+    x = rng.normal(0, 10, (40, 4, 256)).astype(np.float32)
+    x[:, 1] += 20 * y[:, None] * np.sin(np.arange(256) / 256 * 2 * np.pi * 10)
+    keys = pd.DataFrame({'Participant': np.repeat([f'p{i}' for i in range(10)], 4), 'Remission': pd.array(y, 'Int8'), 'session': 's1',
+                         'parent_window_id': 0, 'sub_window_id': np.tile(range(4), 10), 'window_start': 0, 'window_end': 256})
+    write_primary(keys, x, tmp_path / 'toy.parquet', channels=MUSE_CHANNELS, attrs={'sfreq': 256., 'channels': ['af7', 'af8', 'tp9', 'tp10']})
+    torch.manual_seed(0)
+    pretrained = save_mamba_eeg(MambaEEGMAE(MambaEEGConfig(d_model=32, d_state=8), backend='torch'), tmp_path / 'pre' / 'mamba2_eeg_d32_l2_m30_mae.pt')
+    backbone = {k: v.clone() for k, v in load_mamba_eeg(pretrained).backbone.state_dict().items()}
+    for freeze, out in ((False, 'full'), (True, 'frozen')):
+        res = eeg_finetune_run(tmp_path / 'toy.parquet', tmp_path / 'pre', tmp_path / out, d_model=32, arms=['pretrained'], freeze_backbone=freeze,
+                               epochs=2, batch_size=8, device='cpu', threads=1, log=lambda s: None)
+        tuned = load_mamba_eeg(res['model_path']).backbone.state_dict()
+        assert all(torch.equal(backbone[k], tuned[k]) for k in backbone) == freeze, out
+        assert res['metadata']['freeze_backbone'] == freeze and len(res['predictions']) == 16   # 2 validation + 2 test participants x 4 windows
