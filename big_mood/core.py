@@ -18,6 +18,7 @@ __all__ = ['DATA_DIRS', 'PROVENANCE_PACKAGES', 'PIPELINE_OUTPUTS', 'BigMoodError
 
 # %% ../nbs/00_core.ipynb #3a79f7ad
 os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')   # libgomp reads it when torch loads: workers sleep instead of spinning on shared cores
 
 # %% ../nbs/00_core.ipynb #b17d046b
 class BigMoodError(Exception):

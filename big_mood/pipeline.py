@@ -206,7 +206,8 @@ def run_stage(name:str, # stage name (section of params.yaml, notebook nbs/pipel
     stem = nb_path.stem + (f'_{tag}' if tag else '')
     reports = root/'reports'
     reports.mkdir(exist_ok=True)
-    kernel_env = {'PYTHONHASHSEED': os.environ.get('PYTHONHASHSEED', str(parameters.get('seed', 0))), 'BIG_MOOD_ROOT': str(root), 'TQDM_DISABLE': '1'}
+    kernel_env = {'PYTHONHASHSEED': os.environ.get('PYTHONHASHSEED', str(parameters.get('seed', 0))), 'BIG_MOOD_ROOT': str(root), 'TQDM_DISABLE': '1',
+                  'OMP_WAIT_POLICY': os.environ.get('OMP_WAIT_POLICY', 'PASSIVE')}   # before the kernel loads torch (core)
     with tempfile.TemporaryDirectory() as tmp, mock.patch.dict(os.environ, kernel_env):   # the kernel inherits them; this process keeps its own
         executed = Path(tmp)/nb_path.name
         try:

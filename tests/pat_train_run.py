@@ -1,7 +1,7 @@
 """A tiny PAT pretraining run for tests/test_train.py, imported or started as a script (by python or torchrun).
 
-usage: pat_train_run.py OUT.pt EPOCHS [CHECKPOINT.pt [KILL_AFTER_EPOCH]]   (process 0 writes the final state_dict and history)
-With KILL_AFTER_EPOCH the process kills itself with SIGKILL right after the checkpoint of that epoch is written: a
+usage: pat_train_run.py OUT.pt EPOCHS [CHECKPOINT.pt [KILL_AFTER_EPOCH]]   (process 0 writes the final state_dict and history,
+and with a CHECKPOINT the weights after the first epoch). With KILL_AFTER_EPOCH the process kills itself with SIGKILL right after the checkpoint of that epoch is written: a
 kill -9 at a known point, not a race against a poll."""
 import os, signal, sys
 import numpy as np, torch
@@ -30,8 +30,19 @@ def kill_after(epoch:int):
     loop.save_checkpoint = write_then_die
 
 
+def keeping_first_epoch(kept:dict):
+    "A checkpoint writer that also puts the weights after the first epoch into `kept['model']`."
+    write = loop.save_checkpoint
+    def write_and_keep(path, state):
+        write(path, state)
+        if state['epoch'] == 1: kept['model'] = {k: v.clone() for k, v in state['model'].items()}
+    return write_and_keep
+
+
 if __name__ == '__main__':
     torch.set_num_threads(1)
+    kept = {}
     if len(sys.argv) > 4: kill_after(int(sys.argv[4]))
+    else: loop.save_checkpoint = keeping_first_epoch(kept)
     model, history = run(int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None)
-    if int(os.environ.get('RANK', 0)) == 0: torch.save({'state_dict': model.state_dict(), 'history': history}, sys.argv[1])
+    if int(os.environ.get('RANK', 0)) == 0: torch.save({'state_dict': model.state_dict(), 'history': history, 'first_epoch': kept.get('model')}, sys.argv[1])

