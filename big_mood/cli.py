@@ -9,10 +9,11 @@ from pathlib import Path
 from .core import BigMoodError, ConfigError, project_root
 
 # %% auto #0
-__all__ = ['PAT_SIZE_NAMES', 'PRETRAIN_OPTIONS', 'FT_OPTIONS', 'given', 'positive', 'parse_assignments', 'cmd_stage', 'add_stage',
-           'cmd_weights_convert', 'add_weights', 'cmd_pat_embed', 'add_pat', 'cmd_features', 'add_features',
-           'cmd_xgb_import', 'add_xgb', 'cmd_nhanes_synth', 'cmd_nhanes_weeks', 'add_nhanes', 'cmd_pretrain',
-           'add_pretrain', 'cmd_ft_task', 'add_ft_task', 'build_parser', 'one_line', 'main']
+__all__ = ['PAT_SIZE_NAMES', 'PRETRAIN_OPTIONS', 'FT_OPTIONS', 'given', 'positive', 'output_file', 'output_folder',
+           'parse_assignments', 'cmd_stage', 'add_stage', 'cmd_weights_convert', 'add_weights', 'cmd_pat_embed',
+           'add_pat', 'cmd_features', 'add_features', 'cmd_xgb_import', 'add_xgb', 'cmd_nhanes_synth',
+           'cmd_nhanes_weeks', 'add_nhanes', 'cmd_pretrain', 'add_pretrain', 'cmd_ft_task', 'add_ft_task',
+           'build_parser', 'one_line', 'main']
 
 # %% ../nbs/61_cli.ipynb #6658fce1
 def given(args:argparse.Namespace, # parsed arguments
@@ -30,6 +31,22 @@ def positive(kind):
         return value
     parse.__name__ = f'positive {kind.__name__}'
     return parse
+
+def output_file(suffix:str):
+    "An argparse type: the path of a `suffix` file that can be created or replaced (checked before any work)."
+    from big_mood.core import writable_file
+    def parse(text:str):
+        if Path(text).suffix != suffix: raise argparse.ArgumentTypeError(f"{text}: give a {suffix} file")
+        try: return str(writable_file(text))
+        except ConfigError as e: raise argparse.ArgumentTypeError(str(e)) from None
+    parse.__name__ = f'{suffix} file'
+    return parse
+
+def output_folder(text:str) -> str:
+    "An argparse type: the path of a folder that is, or can be created as, writable (checked before any work)."
+    from big_mood.core import writable_folder
+    try: return str(writable_folder(text))
+    except ConfigError as e: raise argparse.ArgumentTypeError(str(e)) from None
 
 # %% ../nbs/61_cli.ipynb #cc4795ba
 def parse_assignments(items:list[str]) -> dict:
@@ -81,7 +98,7 @@ def add_weights(sub):
     c.add_argument('--h5', required=True, help='the Keras weights file: PAT-L_21k_weights.h5 for work on NHANES 2013-14 (the 29k weights were pretrained on 2013-14 itself)')
     c.add_argument('--size', required=True, choices=PAT_SIZE_NAMES, help='PAT size the file holds')
     c.add_argument('--conv', action='store_true', help='PAT Conv variant (Conv1D patch embedding)')
-    c.add_argument('--out', required=True, help='the .pt file to write')
+    c.add_argument('--out', required=True, type=output_file('.pt'), help='the .pt file to write')
     c.set_defaults(func=cmd_weights_convert)
 
 # %% ../nbs/61_cli.ipynb #d2c41872
@@ -96,7 +113,7 @@ def add_pat(sub):
     e = p.add_parser('embed', help='weeks (.npy, weeks x 10080) -> sequence, pooled [, prob] (.npz)')
     e.add_argument('--weights', required=True, help='a PAT .pt (from `big-mood weights convert`)')
     e.add_argument('--input', required=True, help='.npy array of standardised weeks, shape (weeks, 10080)')
-    e.add_argument('--output', required=True, help='.npz file to write')
+    e.add_argument('--output', required=True, type=output_file('.npz'), help='.npz file to write')
     e.add_argument('--batch-size', type=positive(int), default=64, help='weeks per forward pass')
     e.add_argument('--device', default='auto', help='auto | cpu | cuda')
     e.add_argument('--precision', default='fp32', choices=['fp32', 'bf16'], help='bf16: autocast matrix products (faster on AMX CPUs and GPUs, ~1e-2 less exact)')
@@ -106,6 +123,8 @@ def add_pat(sub):
 def cmd_features(args):
     "Write the 36 mood-model features of one person's sleep episodes."
     from big_mood.features.mood import features_from_episodes, write_features
+    if Path(args.out).is_file() and Path(args.sleep).is_file() and Path(args.out).samefile(args.sleep):
+        raise ConfigError(f"--out {args.out} is the --sleep file: give another file name")
     feats = features_from_episodes(args.sleep, overlap=args.overlap, tz_change=args.tz_change, min_days=args.min_days)
     write_features(feats, args.out)
     print(f"wrote {args.out}: {len(feats)} days x 36 features, {feats.index.min():%Y-%m-%d} to {feats.index.max():%Y-%m-%d}")
@@ -113,7 +132,7 @@ def cmd_features(args):
 def add_features(sub):
     p = sub.add_parser('features', help='sleep-episode CSV -> date + the 36 features of the mood models')
     p.add_argument('--sleep', required=True, help='CSV: sleep_start,sleep_end,time_in_bed,minutes_sleep,minutes_awake (one person)')
-    p.add_argument('--out', required=True, help='features CSV to write')
+    p.add_argument('--out', required=True, type=output_file('.csv'), help='features CSV to write')
     p.add_argument('--overlap', choices=['error', 'merge'], default='error', help='overlapping episodes: refuse, or merge them (sleep wins)')
     p.add_argument('--tz-change', choices=['error', 'local', 'first'], default='error',
                    help="UTC offset changes: refuse, keep each episode's local clock, or convert to the first offset")
@@ -136,7 +155,7 @@ def add_xgb(sub):
     i.add_argument('file', help='XGBoost_DE.pkl, XGBoost_ME.pkl or XGBoost_HME.pkl (mcqeen1207/mood_ml)')
     i.add_argument('--allow-pickle', action='store_true', help='read the pickle (only the classes of an XGBoost classifier are built; anything else is refused)')
     i.add_argument('--features', help='features CSV (date + 36, e.g. mood_ml test.csv) to check the conversion on')
-    i.add_argument('--out', required=True, help='folder for NAME.json, NAME.meta.json and NAME_predictions.csv')
+    i.add_argument('--out', required=True, type=output_folder, help='folder for NAME.json, NAME.meta.json and NAME_predictions.csv')
     i.set_defaults(func=cmd_xgb_import)
 
 # %% ../nbs/61_cli.ipynb #e02a944d
@@ -158,12 +177,13 @@ def cmd_nhanes_weeks(args):
     print(f"wrote {args.out}: " + '; '.join(f"{c}: {v.get('included', 0)} included of {sum(v.values())}" for c, v in s['participants'].items())
           + (f"; labels from {label}" if label else '; no labels')
           + ''.join(f"; task {t} not split ({why})" for t, why in s.get('skipped_tasks', {}).items())
-          + (f"; removed from an earlier run: {', '.join(s['removed_files'])}" if s.get('removed_files') else ''))
+          + (f"; removed from an earlier run: {', '.join(s['removed_files'])}" if s.get('removed_files') else '')
+          + ''.join(f"; {c}: {v['out_of_range']:,} implausible minute values refused (flow table: out_of_range)" for c, v in s.get('dropped_minutes', {}).items() if v['out_of_range']))
 
 def add_nhanes(sub):
     p = sub.add_parser('nhanes', help='NHANES files: synthetic cycles, weeks').add_subparsers(dest='nhanes_command', required=True, metavar='ACTION')
     s = p.add_parser('synth', help='write synthetic NHANES cycles as CDC-layout XPT files', argument_default=argparse.SUPPRESS)
-    s.add_argument('--out', required=True, help='folder to write (replaced whole)')
+    s.add_argument('--out', required=True, type=output_folder, help='folder to write (replaced whole)')
     s.add_argument('--cycles', nargs='+', choices=['G', 'H', 'C', 'D'], help='G 2011-12, H 2013-14 (wrist, with labels), C 2003-04, D 2005-06 (hip); default G H')
     s.add_argument('--participants', type=positive(int), help='H participants with monitor data (default 500; real 2013-14: 7,769)')
     s.add_argument('--pretrain-participants', type=positive(int), help='participants of each other cycle (default 500)')
@@ -171,7 +191,7 @@ def add_nhanes(sub):
     s.set_defaults(func=cmd_nhanes_synth)
     w = p.add_parser('weeks', help='folder of CDC files -> weeks, participants, labels, splits (parquet)', argument_default=argparse.SUPPRESS)
     w.add_argument('--raw', required=True, help='folder of CDC files (PAXHD+PAXMIN, PAXRAW; DEMO, DPQ, RXQ_RX, SLQ for labels)')
-    w.add_argument('--out', required=True, help='output folder (replaced whole once everything is written)')
+    w.add_argument('--out', required=True, type=output_folder, help='output folder (replaced whole once everything is written)')
     w.add_argument('--cycles', nargs='+', choices=['C', 'D', 'G', 'H'], help='cycles to read (default: every minute file in --raw)')
     w.add_argument('--label-cycle', choices=['C', 'D', 'G', 'H', 'none'], help='cycle whose questionnaires give the labels (default: H when read)')
     w.add_argument('--seed', type=int, help='seed of the splits (default 0)')
@@ -193,7 +213,7 @@ def add_pretrain(sub):
     p = sub.add_parser('pretrain', help='pretrain PAT (masked autoencoder) on a week table; runs under torchrun for several processes',
                        argument_default=argparse.SUPPRESS)
     p.add_argument('--weeks', required=True, help='week table parquet (or folder of them)')
-    p.add_argument('--out', required=True, help='folder for mae.pt and mae.json (a killed run resumes from its mae.ckpt.pt)')
+    p.add_argument('--out', required=True, type=output_folder, help='folder for mae.pt and mae.json (a killed run resumes from its mae.ckpt.pt)')
     p.add_argument('--size', choices=PAT_SIZE_NAMES, help='PAT size (default S; paper: S, M, L)')
     p.add_argument('--conv', action='store_true', help='PAT Conv patch embedding')
     p.add_argument('--cohorts', nargs='+', help='pretraining cohorts of the table (default: all; never the supervised test cohort, e.g. nhanes_H)')
@@ -235,7 +255,7 @@ def add_ft_task(sub):
     p.add_argument('--name', help="the task's name in the outputs (default: label)")
     p.add_argument('--labels', help='labels table parquet (default: labels.parquet beside the dataset)')
     p.add_argument('--mode', choices=['full', 'linear', 'lora'], help='full fine-tuning (default), linear probe (frozen encoder) or LoRA')
-    p.add_argument('--out', required=True, help='folder for predictions.parquet, the model, standardize.pt, metadata.json')
+    p.add_argument('--out', required=True, type=output_folder, help='folder for predictions.parquet, the model, standardize.pt, metadata.json')
     p.add_argument('--standardize', choices=['paper', 'leak_free'], help='each split on itself (paper, default) or on the training split (leak_free: for a model to deploy)')
     p.add_argument('--lr', type=positive(float), help='Adam learning rate (default and paper: 1e-5 for S/M)')
     p.add_argument('--epochs', type=positive(int), help='most epochs (default and paper: 10000 with early stopping)')
@@ -251,9 +271,15 @@ def add_ft_task(sub):
     p.set_defaults(func=cmd_ft_task)
 
 # %% ../nbs/61_cli.ipynb #7f754d4b
+class _Parser(argparse.ArgumentParser):
+    "argparse, with a usage error printed as one `big-mood: error:` line (exit status 2) like every other error."
+    def error(self, message):
+        where = self.prog.removeprefix('big-mood').strip()
+        self.exit(2, f"big-mood: error: {where + ': ' if where else ''}{one_line(message)} (see `{self.prog} --help`)\n")
+
 def build_parser() -> argparse.ArgumentParser:
     "The `big-mood` argument parser with every subcommand."
-    parser = argparse.ArgumentParser(prog='big-mood', description='Depression and mood episodes from wearable data.')
+    parser = _Parser(prog='big-mood', description='Depression and mood episodes from wearable data.')
     sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
     for add in (add_stage, add_weights, add_pat, add_features, add_xgb, add_nhanes, add_pretrain, add_ft_task): add(sub)
     return parser

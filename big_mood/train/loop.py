@@ -111,6 +111,8 @@ def fit(model:nn.Module, # the model to train (its best weights are loaded at th
         run_settings:dict|None=None, # more settings a resumed run must share (lr, model, ...; plain values)
        ) -> list[dict]:
     "Train with early stopping and plateau halving; the history, one dict per epoch."
+    for what, v in (('epochs', epochs), ('batch_size', batch_size), ('patience', patience), ('n_train', n_train)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1: raise ConfigError(f"{what} must be an integer >= 1 (an untrained model is no result), got {v!r}")
     rank, world = init_distributed(device)
     net = DistributedDataParallel(model) if world > 1 else model
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, 'max' if maximize else 'min', factor, plateau_patience, min_lr=min_lr) if plateau_patience else None
