@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #6251d069
 from __future__ import annotations
-import contextlib, hashlib, itertools, importlib.metadata, io, json, math, os, platform, random, re, shutil, subprocess, sys, tempfile, zlib
+import contextlib, glob, hashlib, itertools, importlib.metadata, io, json, math, os, platform, random, re, shutil, socket, subprocess, sys, tempfile, zlib
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np, yaml
@@ -13,8 +13,8 @@ import numpy as np, yaml
 __all__ = ['DATA_DIRS', 'PROVENANCE_PACKAGES', 'PIPELINE_OUTPUTS', 'BigMoodError', 'ConfigError', 'DataError', 'ModelError',
            'project_root', 'shared_dir', 'safe_id', 'PatPaths', 'pat_paths', 'finetune_model_path', 'load_params',
            'check_seed', 'seed_everything', 'derive_seed', 'resolve_device', 'atomic_write', 'atomic_folder',
-           'file_sha256', 'write_json', 'save_torch', 'writable_folder', 'writable_file', 'replaceable_folder',
-           'package_versions', 'source_commit', 'provenance']
+           'scratch_folder', 'file_sha256', 'write_json', 'save_torch', 'writable_folder', 'writable_file',
+           'replaceable_folder', 'package_versions', 'source_commit', 'provenance']
 
 # %% ../nbs/00_core.ipynb #3a79f7ad
 os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')
@@ -150,13 +150,32 @@ def _remove_empty(folders:list[Path]):
         try: p.rmdir()
         except OSError: break
 
+def _tmp_prefix(path:Path) -> str:
+    "Start of the name of a temporary for `path`: hidden, with this process's id and host."
+    return f'.{path.name}.{os.getpid()}@{socket.gethostname()}.'
+
+def _running(pid:int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: pass
+    return True
+
+def _remove_stale(path:Path):
+    "Remove the temporaries beside `path` that killed processes of this host left (`kill -9` runs no cleanup)."
+    host = socket.gethostname()
+    for p in path.parent.glob(f'.{glob.escape(path.name)}.*@*'):
+        m = re.match(rf'\.{re.escape(path.name)}\.(\d+)@', p.name)
+        if m and p.name.startswith(f'.{path.name}.{m[1]}@{host}.') and not _running(int(m[1])):
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+
 @contextlib.contextmanager
 def atomic_write(path:str|Path, # the file to create or replace
                 ):
     "Yield a temporary path beside `path`, renamed onto `path` only if the block succeeds."
     path = Path(path)
     made = _make_parents(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=path.suffix or '.tmp', dir=path.parent)
+    _remove_stale(path)
+    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=path.suffix or '.tmp', dir=path.parent)
     os.close(fd)
     tmp, done = Path(tmp), False
     umask = os.umask(0); os.umask(umask)
@@ -178,7 +197,8 @@ def atomic_folder(path:str|Path, # the folder to create or replace
     path = Path(path)
     if path.exists() and not path.is_dir(): raise ConfigError(f"{path}: is a file, not a folder")
     made = _make_parents(path.parent)
-    tmp, done = Path(tempfile.mkdtemp(prefix=f'.{path.name}.', dir=path.parent)), False
+    _remove_stale(path)
+    tmp, done = Path(tempfile.mkdtemp(prefix=_tmp_prefix(path), dir=path.parent)), False
     try:
         yield tmp
         if removed is not None and path.is_dir():
@@ -192,6 +212,15 @@ def atomic_folder(path:str|Path, # the folder to create or replace
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if not done: _remove_empty(made)
+
+# %% ../nbs/00_core.ipynb #38705265
+@contextlib.contextmanager
+def scratch_folder(name:str, # what the folder is for, e.g. 'big_mood_stage'
+                  ):
+    "Yield a new folder in the system's temp folder, removed at the end; first remove those that killed processes left."
+    anchor = Path(tempfile.gettempdir())/name
+    _remove_stale(anchor)
+    with tempfile.TemporaryDirectory(prefix=_tmp_prefix(anchor)) as tmp: yield Path(tmp)
 
 # %% ../nbs/00_core.ipynb #91083f04
 def file_sha256(path:str|Path) -> str:

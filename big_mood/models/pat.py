@@ -4,7 +4,7 @@
 
 # %% ../../nbs/10_pat.ipynb #571dd2ad
 from __future__ import annotations
-import math
+import math, warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
@@ -314,7 +314,10 @@ def load_pat(path:str|Path, # a .pt written by `save_pat` or `big-mood weights c
     "The PAT model saved at `path`, in eval mode."
     path = Path(path)
     if not path.is_file(): raise ModelError(f"{path}: no such PAT weights file (make one with `big-mood weights convert`)")
-    try: ckpt = torch.load(path, map_location=device, weights_only=True)
+    try:
+        with warnings.catch_warnings():   # a foreign pickle's protocol warning: the file is refused below or loads fine
+            warnings.filterwarnings('ignore', 'Detected pickle protocol', UserWarning)
+            ckpt = torch.load(path, map_location=device, weights_only=True)
     except Exception as e: raise ModelError(f"{path}: not a PAT weights file written by big_mood ({_first_line(e)})") from e
     if not isinstance(ckpt, dict) or not {'state_dict', 'config'} <= set(ckpt) or not isinstance(ckpt['config'], dict):
         raise ModelError(f"{path}: a torch file but not a big_mood PAT model (expected keys state_dict, config, metadata)")

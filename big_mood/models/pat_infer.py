@@ -96,7 +96,7 @@ def finite_float32(x:np.ndarray, # [B, L] weeks (e.g. rows of a memory-mapped fi
                    row0:int=0, # row of `x[0]` in the file
                   ) -> np.ndarray:
     "`x` as float32, refused where a week holds a value that is not finite after the cast."
-    with np.errstate(over='ignore'): x32 = np.asarray(x, dtype=np.float32)
+    with np.errstate(over='ignore'): x32 = np.array(x, dtype=np.float32)   # a copy: rows of a read-only memory map become writable
     if bad := np.flatnonzero(~np.isfinite(x32).all(1)).tolist():
         r = bad[0]
         why = "minutes beyond float32's range (|x| > 3.4e38)" if np.isfinite(np.asarray(x[r], np.float64)).all() else 'NaN or infinite minutes'
