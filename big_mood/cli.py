@@ -298,4 +298,7 @@ def main(argv:list[str]|None=None) -> int:
     except BigMoodError as e:
         print(f"big-mood: error: {one_line(e)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:   # Ctrl-C: the temporary files are already removed on the way out
+        print("big-mood: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
     return 0

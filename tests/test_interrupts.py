@@ -1,5 +1,5 @@
-"""An interrupted command leaves no temporary file behind: SIGTERM unwinds (the CLI turns it into an exception, so
-every temporary is removed), and what a `kill -9` leaves (it runs no cleanup) is removed by the next run. A stage
+"""An interrupted command leaves no temporary file behind: SIGTERM and Ctrl-C unwind (the CLI turns them into
+exceptions, so every temporary is removed), and what a `kill -9` leaves (it runs no cleanup) is removed by the next run. A stage
 stopped by SIGTERM while its kernel runs leaves no scratch folder or kernel connection file in the system's temp
 folder; after a `kill -9` (or a SIGTERM during the kernel's start, when the orphaned kernel may still write its
 connection file) the next stage removes them."""
@@ -26,7 +26,8 @@ def start(tmp_path, *argv, **env):
     "`big-mood ARGV` in a new process whose system temp folder is `tmp_path/systemp`."
     (tmp_path / 'systemp').mkdir(exist_ok=True)
     env = {**os.environ, 'PYTHONPATH': str(ROOT), 'TQDM_DISABLE': '1', 'TMPDIR': str(tmp_path / 'systemp'), **env}
-    return subprocess.Popen([*CLI, *map(str, argv)], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([*CLI, *map(str, argv)], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))   # a background shell ignores Ctrl-C
 
 
 def wait_for(found, process, timeout=180):
@@ -54,12 +55,13 @@ def synth_mid_write(tmp_path):
     return p, data
 
 
-def test_sigterm_while_writing_a_folder_removes_every_temporary(tmp_path):
+@pytest.mark.parametrize('sig, message', [(signal.SIGTERM, ''), (signal.SIGINT, 'big-mood: interrupted\n')])
+def test_a_stop_while_writing_a_folder_removes_every_temporary(tmp_path, sig, message):
     p, data = synth_mid_write(tmp_path)
-    p.send_signal(signal.SIGTERM)
+    p.send_signal(sig)
     _, err = p.communicate(timeout=120)
-    assert p.returncode == 128 + signal.SIGTERM, err
-    assert 'Traceback' not in err, err
+    assert p.returncode == 128 + sig, err
+    assert err == message
     assert listing(data) == ['keep.txt']
     assert listing(tmp_path / 'systemp') == []
 

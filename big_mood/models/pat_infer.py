@@ -151,7 +151,7 @@ def embed_file(weights:str|Path, # a PAT .pt (from `big-mood weights convert` or
     (n, _), _ = npy_layout(weeks, cfg.input_size)
     shapes = {'sequence': (n, cfg.num_patches, cfg.embed_dim), 'pooled': (n, cfg.embed_dim), **({'prob': (n, 1)} if isinstance(model, PATClassifier) else {})}
     need = 4 * sum(int(np.prod(s)) for s in shapes.values())
-    if need * 2 > (free := shutil.disk_usage(output.parent if output.parent.exists() else Path.cwd()).free):
+    if need * 2 > (free := shutil.disk_usage(next(p for p in (output.parent, *output.parent.parents) if p.exists())).free):
         raise DataError(f"{output}: the embeddings of {n:,} weeks take {need / 2**30:.1f} GiB (twice that while writing), {free / 2**30:.1f} GiB free: free space or split {Path(weeks).name}")
     x, chunk = np.load(weeks, mmap_mode='r', allow_pickle=False), max(batch_size, CHUNK_BYTES // (need // n) // batch_size * batch_size)
     output.parent.mkdir(parents=True, exist_ok=True)
