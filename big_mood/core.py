@@ -13,8 +13,8 @@ import numpy as np, yaml
 __all__ = ['DATA_DIRS', 'PROVENANCE_PACKAGES', 'PIPELINE_OUTPUTS', 'BigMoodError', 'ConfigError', 'DataError', 'ModelError',
            'project_root', 'shared_dir', 'safe_id', 'PatPaths', 'pat_paths', 'finetune_model_path', 'load_params',
            'check_seed', 'seed_everything', 'derive_seed', 'resolve_device', 'atomic_write', 'atomic_folder',
-           'scratch_folder', 'file_sha256', 'write_json', 'save_torch', 'writable_folder', 'writable_file',
-           'replaceable_folder', 'package_versions', 'source_commit', 'provenance']
+           'temporary_folder', 'scratch_folder', 'file_sha256', 'write_json', 'save_torch', 'writable_folder',
+           'writable_file', 'replaceable_folder', 'package_versions', 'source_commit', 'provenance']
 
 # %% ../nbs/00_core.ipynb #3a79f7ad
 os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')
@@ -215,12 +215,19 @@ def atomic_folder(path:str|Path, # the folder to create or replace
 
 # %% ../nbs/00_core.ipynb #38705265
 @contextlib.contextmanager
+def temporary_folder(path:str|Path, # the output the folder's files are for (it must exist as a folder's child)
+                    ):
+    "Yield a folder beside `path`, named like `atomic_write`'s temporaries (the next write of `path` removes one a killed process left), removed at the end."
+    path = Path(path)
+    with tempfile.TemporaryDirectory(prefix=_tmp_prefix(path), dir=path.parent) as tmp: yield Path(tmp)
+
+@contextlib.contextmanager
 def scratch_folder(name:str, # what the folder is for, e.g. 'big_mood_stage'
                   ):
     "Yield a new folder in the system's temp folder, removed at the end; first remove those that killed processes left."
     anchor = Path(tempfile.gettempdir())/name
     _remove_stale(anchor)
-    with tempfile.TemporaryDirectory(prefix=_tmp_prefix(anchor)) as tmp: yield Path(tmp)
+    with temporary_folder(anchor) as tmp: yield tmp
 
 # %% ../nbs/00_core.ipynb #91083f04
 def file_sha256(path:str|Path) -> str:

@@ -600,25 +600,25 @@ def work(tmp_path):
     (w / 'readonly').chmod(0o755)
 
 
-@pytest.fixture
-def stage_root(tmp_path, monkeypatch):
+@pytest.fixture(scope='module')
+def project(tmp_path_factory):
     "A copy of the project's stage notebooks and parameters, with a report already there: `stage` cases run against it."
-    r = tmp_path / 'project'
-    (r / 'nbs').mkdir(parents=True)
+    r = tmp_path_factory.mktemp('project')
+    (r / 'nbs').mkdir()
     shutil.copytree(ROOT / 'nbs' / 'pipeline', r / 'nbs' / 'pipeline')
     for f in ('settings.ini', 'params.yaml', 'dvc.yaml'): shutil.copyfile(ROOT / f, r / f)
     (r / 'reports').mkdir()
     (r / 'reports' / '10_architecture.html').write_text('<p>the last good report</p>\n')
-    monkeypatch.setenv('BIG_MOOD_ROOT', str(r))
     return r
 
 
 @pytest.mark.parametrize('argv, words', CASES)
-def test_bad_input_exits_2_with_one_line_and_changes_nothing(argv, words, inputs, work, stage_root, capsys, monkeypatch, tmp_path):
+def test_bad_input_exits_2_with_one_line_and_changes_nothing(argv, words, inputs, project, work, capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(tqdm, '__init__', functools.partialmethod(tqdm.__init__, disable=True))   # as TQDM_DISABLE=1 in CI
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('BIG_MOOD_ROOT', str(project))
     argv = [a.replace('{in}', str(inputs)).replace('{w}', str(work)) for a in argv]
-    snapshot = lambda: {**_snapshot(tmp_path), **_snapshot(inputs, content=False)}
+    snapshot = lambda: {**_snapshot(tmp_path), **_snapshot(project), **_snapshot(inputs, content=False)}
     before = snapshot()
     with warnings.catch_warnings(record=True) as caught:   # a warning would be one more line on a user's terminal
         warnings.simplefilter('always')

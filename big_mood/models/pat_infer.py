@@ -4,11 +4,11 @@
 
 # %% ../../nbs/12_pat_infer.ipynb #c95d8b86
 from __future__ import annotations
-import shutil, tempfile, zipfile
+import shutil, zipfile
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn
 from tqdm import tqdm
-from ..core import ConfigError, DataError, atomic_write, resolve_device, writable_folder
+from ..core import ConfigError, DataError, atomic_write, resolve_device, temporary_folder, writable_folder
 from .pat import PATClassifier, PATConfig, PATEncoder, load_pat
 
 # %% auto #0
@@ -154,13 +154,13 @@ def embed_file(weights:str|Path, # a PAT .pt (from `big-mood weights convert` or
     if need * 2 > (free := shutil.disk_usage(next(p for p in (output.parent, *output.parent.parents) if p.exists())).free):
         raise DataError(f"{output}: the embeddings of {n:,} weeks take {need / 2**30:.1f} GiB (twice that while writing), {free / 2**30:.1f} GiB free: free space or split {Path(weeks).name}")
     x, chunk = np.load(weeks, mmap_mode='r', allow_pickle=False), max(batch_size, CHUNK_BYTES // (need // n) // batch_size * batch_size)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f'.{output.name}.', dir=output.parent) as tmp:
-        parts = {k: np.lib.format.open_memmap(Path(tmp)/f'{k}.npy', 'w+', np.float32, s) for k, s in shapes.items()}
+    for i in range(0, n, chunk): finite_float32(x[i:i + chunk], weeks, i)   # every week checked before any is embedded
+    with atomic_write(output) as t, temporary_folder(output) as tmp:
+        parts = {k: np.lib.format.open_memmap(tmp/f'{k}.npy', 'w+', np.float32, s) for k, s in shapes.items()}
         for i in range(0, n, chunk):
             for k, v in embed(model, finite_float32(x[i:i + chunk], weeks, i), batch_size, precision).items(): parts[k][i:i + len(v)] = v
         for part in parts.values(): part.flush()
         del parts
-        with atomic_write(output) as t, zipfile.ZipFile(t, 'w', zipfile.ZIP_STORED, allowZip64=True) as z:
-            for k in shapes: z.write(Path(tmp)/f'{k}.npy', f'{k}.npy')
+        with zipfile.ZipFile(t, 'w', zipfile.ZIP_STORED, allowZip64=True) as z:
+            for k in shapes: z.write(tmp/f'{k}.npy', f'{k}.npy')
     return shapes
