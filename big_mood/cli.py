@@ -9,11 +9,13 @@ from pathlib import Path
 from .core import BigMoodError, ConfigError, project_root
 
 # %% auto #0
-__all__ = ['PAT_SIZE_NAMES', 'PRETRAIN_OPTIONS', 'FT_OPTIONS', 'given', 'positive', 'output_file', 'output_folder',
-           'parse_assignments', 'cmd_stage', 'add_stage', 'cmd_weights_convert', 'add_weights', 'cmd_pat_embed',
-           'add_pat', 'cmd_features', 'add_features', 'cmd_xgb_import', 'add_xgb', 'cmd_nhanes_synth',
-           'cmd_nhanes_weeks', 'add_nhanes', 'cmd_pretrain', 'add_pretrain', 'cmd_ft_task', 'add_ft_task',
-           'build_parser', 'one_line', 'main']
+__all__ = ['PAT_SIZE_NAMES', 'PRETRAIN_OPTIONS', 'FT_OPTIONS', 'DRIFT_OPTIONS', 'SERVE_OPTIONS', 'SERVE_SETTINGS', 'given',
+           'positive', 'output_file', 'output_folder', 'parse_assignments', 'cmd_stage', 'add_stage',
+           'cmd_weights_convert', 'add_weights', 'cmd_pat_embed', 'add_pat', 'cmd_features', 'add_features',
+           'cmd_apple_read', 'add_apple', 'cmd_sleep_score', 'add_sleep', 'cmd_xgb_import', 'cmd_xgb_predict',
+           'add_xgb', 'cmd_nhanes_synth', 'cmd_nhanes_weeks', 'add_nhanes', 'cmd_pretrain', 'add_pretrain',
+           'cmd_ft_task', 'add_ft_task', 'cmd_drift', 'add_drift', 'cmd_serve', 'add_serve', 'build_parser', 'one_line',
+           'main']
 
 # %% ../nbs/61_cli.ipynb #6658fce1
 def given(args:argparse.Namespace, # parsed arguments
@@ -139,6 +141,46 @@ def add_features(sub):
     p.add_argument('--min-days', type=positive(int), default=7, help='fewest days with sleep data for per-person MN/SD')
     p.set_defaults(func=cmd_features)
 
+# %% ../nbs/61_cli.ipynb #1e8d3573
+def cmd_apple_read(args):
+    "Read a Health app export into the minute grid, sleep episodes, days, weeks and summary.json."
+    from big_mood.data.apple_health import read_apple_export
+    s = read_apple_export(args.export, args.out, progress=not args.quiet, **given(args, 'tz', 'start', 'end', 'source_priority', 'workers'))
+    print(f"wrote {args.out}: {s['days']} days ({s['first_date']} to {s['last_date']}), {s['records']:,} records, "
+          f"{s['sleep_episodes']} sleep episodes, {s['weeks']} weeks; {len(s['days_with_too_little_data'])} days with too little data")
+
+def add_apple(sub):
+    p = sub.add_parser('apple', help='Apple Health exports').add_subparsers(dest='apple_command', required=True, metavar='ACTION')
+    r = p.add_parser('read', help='export.zip or export.xml -> minute grid, sleep episodes, days, weeks, PAT input, summary.json', argument_default=argparse.SUPPRESS)
+    r.add_argument('--export', required=True, help="the Health app's export.zip (Export All Health Data) or its export.xml")
+    r.add_argument('--out', required=True, help='folder to write; replaced whole, and only by a complete output (a folder of anything else is refused)')
+    r.add_argument('--tz', help='one IANA zone for every minute, e.g. Europe/Amsterdam (default: HKTimeZone of sleep records, else the offsets the '
+                                'records carry); also the zone of dates written without an offset')
+    r.add_argument('--start', help='first local date to read, YYYY-MM-DD')
+    r.add_argument('--end', help='last local date to read, YYYY-MM-DD (inclusive)')
+    r.add_argument('--source-priority', nargs='+', metavar='SOURCE', help='sources best first: source names or the kinds watch, phone, other '
+                                                                             '(default: watch phone other, as the Health app)')
+    r.add_argument('--workers', type=positive(int), help='processes parsing the XML (default 1; 2 on a two-core machine)')
+    r.add_argument('--quiet', action='store_true', default=False, help='no progress bar')
+    r.set_defaults(func=cmd_apple_read)
+
+# %% ../nbs/61_cli.ipynb #68555464
+def cmd_sleep_score(args):
+    "Score a minute-count recording into sleep episodes."
+    from big_mood.features.sleep import score_recording
+    s = score_recording(args.activity, args.out, **given(args, 'method', 'flip_minutes', 'merge_minutes'))
+    print(f"wrote {args.out}: {s['episodes']} sleep episodes from {s['minutes']:,} minutes ({s['first']} to {s['last']})")
+
+def add_sleep(sub):
+    p = sub.add_parser('sleep', help='sleep from activity recordings').add_subparsers(dest='sleep_command', required=True, metavar='ACTION')
+    s = p.add_parser('score', help='minute activity counts (CSV timestamp,activity) -> sleep episode CSV for `big-mood features`', argument_default=argparse.SUPPRESS)
+    s.add_argument('--activity', required=True, help='CSV: timestamp (local, whole minutes), activity (counts per minute)')
+    s.add_argument('--out', required=True, help='sleep episode CSV to write')
+    s.add_argument('--method', choices=['cole_kripke', 'sadeh'], help='minute scorer (default cole_kripke; for Actiwatch AW4 counts such as Depresjon, sadeh)')
+    s.add_argument('--flip-minutes', type=positive(int), help='shorter wake runs inside sleep become sleep (default and paper: 10)')
+    s.add_argument('--merge-minutes', type=positive(int), help='windows closer than this merge (default and paper: 60)')
+    s.set_defaults(func=cmd_sleep_score)
+
 # %% ../nbs/61_cli.ipynb #f3c2679c
 def cmd_xgb_import(args):
     "Convert a published mood-model pickle to XGBoost JSON + metadata."
@@ -149,8 +191,19 @@ def cmd_xgb_import(args):
         f"; checked on {rep['checked_on']}: {rep['rows']} rows, max |pickle - JSON| = {rep['max_abs_diff']:.1e}; "
         f"probabilities in {rep['predictions']}" if 'checked_on' in rep else ''))
 
+def cmd_xgb_predict(args):
+    "Next-day episode probabilities of a features file."
+    from big_mood.models.xgb import predict_episodes
+    risks = predict_episodes(args.models, args.features, args.out)
+    print(f"wrote {args.out}: {len(risks)} days, " + ', '.join(f"{c.removeprefix('p_')} mean {risks[c].mean():.3f}" for c in risks.columns[1:]))
+
 def add_xgb(sub):
     p = sub.add_parser('xgb', help='mood-episode XGBoost models').add_subparsers(dest='xgb_command', required=True, metavar='ACTION')
+    r = p.add_parser('predict', help='features CSV (from `big-mood features`) -> next-day depressive/manic/hypomanic probabilities')
+    r.add_argument('--models', required=True, help='folder of XGBoost_DE/ME/HME.json (e.g. models/xgb/paper after `dvc repro`)')
+    r.add_argument('--features', required=True, help='CSV: date + the 36 features')
+    r.add_argument('--out', required=True, help='CSV to write: date, p_depressive, p_manic, p_hypomanic')
+    r.set_defaults(func=cmd_xgb_predict)
     i = p.add_parser('import-pickle', help='published XGBoost_*.pkl -> XGBoost JSON + metadata (restricted unpickler, needs --allow-pickle)')
     i.add_argument('file', help='XGBoost_DE.pkl, XGBoost_ME.pkl or XGBoost_HME.pkl (mcqeen1207/mood_ml)')
     i.add_argument('--allow-pickle', action='store_true', help='read the pickle (only the classes of an XGBoost classifier are built; anything else is refused)')
@@ -270,6 +323,58 @@ def add_ft_task(sub):
     p.add_argument('--device', help='auto (default) | cpu | cuda')
     p.set_defaults(func=cmd_ft_task)
 
+# %% ../nbs/61_cli.ipynb #121ddd17
+DRIFT_OPTIONS = ('columns', 'alpha', 'psi_min', 'n_bins', 'min_n', 'out')
+
+def cmd_drift(args):
+    "Compare two tables of days feature by feature."
+    from big_mood.evaluate.drift import drift_run
+    r = drift_run(args.reference, args.current, **given(args, *DRIFT_OPTIONS))
+    print(f"{r['tested']} feature(s) of {r['current_rows']} current rows against {r['reference_rows']} reference rows: "
+          + (f"drift in {', '.join(r['flagged'])}" if r['flagged'] else 'no drift flagged'))
+    for name, row in r['table'].loc[r['flagged']].iterrows():
+        print(f"  {name}: KS {row['ks_statistic']:.2f} (adjusted p {row['ks_p_adjusted']:.2g}), PSI {row['psi']:.2f} ({row['psi_band']}), shift {row['shift_sd']:+.2f} SD")
+    if 'out' in args: print(f"wrote {args.out}")
+
+def add_drift(sub):
+    p = sub.add_parser('drift', help='two tables of days (CSV/parquet) -> per-feature KS test and PSI, drifted features flagged', argument_default=argparse.SUPPRESS)
+    p.add_argument('--reference', required=True, help='days the comparison is against (.csv or .parquet)')
+    p.add_argument('--current', required=True, help='incoming days (.csv or .parquet)')
+    p.add_argument('--columns', nargs='+', help='features to compare (default: every numeric column both hold, besides person/date)')
+    p.add_argument('--alpha', type=positive(float), help='family-wise false-alarm rate over the features (default 0.01)')
+    p.add_argument('--psi-min', type=float, help='smallest PSI flagged (default 0.1, a moderate change)')
+    p.add_argument('--n-bins', type=positive(int), help='PSI quantile bins of the reference (default 10)')
+    p.add_argument('--min-n', type=positive(int), help='fewest values on each side to test a feature (default 7)')
+    p.add_argument('--out', help='CSV to write the per-feature table to')
+    p.set_defaults(func=cmd_drift)
+
+# %% ../nbs/61_cli.ipynb #db47932c
+SERVE_OPTIONS = ('models', 'users', 'state', 'host', 'port')
+SERVE_SETTINGS = ('workers', 'max_pending', 'timeout_s', 'job_workers', 'max_jobs', 'job_timeout_s', 'max_json_mb', 'max_upload_mb')
+
+def cmd_serve(args):
+    "Run the local inference service."
+    from big_mood.serve.app import ServeSettings, serve
+    serve(**given(args, *SERVE_OPTIONS), settings=ServeSettings(**given(args, *SERVE_SETTINGS)))
+
+def add_serve(sub):
+    p = sub.add_parser('serve', help='local inference service (FastAPI): PAT embeddings, features, export jobs, drift, /metrics, docs at /docs',
+                       argument_default=argparse.SUPPRESS)
+    p.add_argument('--models', help='population model folder (default models/population, from `dvc repro population`)')
+    p.add_argument('--users', help="folder of users' model folders (models/users, from `big-mood calibrate`); without it every user is unknown")
+    p.add_argument('--state', help='folder for the job database and uploads (default data/serve)')
+    p.add_argument('--host', help='address to listen on (default 127.0.0.1; any other needs BIG_MOOD_TOKEN set)')
+    p.add_argument('--port', type=positive(int), help='port (default 8000)')
+    p.add_argument('--workers', type=positive(int), help='inference threads (default 2)')
+    p.add_argument('--max-pending', type=positive(int), help='inference requests waiting at most, more get 503 (default 16)')
+    p.add_argument('--timeout', dest='timeout_s', type=positive(float), help='seconds per request, longer gets 504 (default 60)')
+    p.add_argument('--job-workers', type=positive(int), help='exports scored at once (default 1)')
+    p.add_argument('--max-jobs', type=positive(int), help='exports waiting at most, more get 503 (default 8)')
+    p.add_argument('--job-timeout', dest='job_timeout_s', type=positive(float), help='seconds an export job may run (default 3600)')
+    p.add_argument('--max-json-mb', type=positive(float), help='JSON request bodies, at most 64 (default 16)')
+    p.add_argument('--max-upload-mb', type=positive(float), help='export uploads (default 1024)')
+    p.set_defaults(func=cmd_serve)
+
 # %% ../nbs/61_cli.ipynb #7f754d4b
 class _Parser(argparse.ArgumentParser):
     "argparse, with a usage error printed as one `big-mood: error:` line (exit status 2) like every other error."
@@ -281,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     "The `big-mood` argument parser with every subcommand."
     parser = _Parser(prog='big-mood', description='Depression and mood episodes from wearable data.')
     sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    for add in (add_stage, add_weights, add_pat, add_features, add_xgb, add_nhanes, add_pretrain, add_ft_task): add(sub)
+    for add in (add_stage, add_weights, add_pat, add_apple, add_sleep, add_features, add_xgb, add_drift, add_nhanes, add_pretrain, add_ft_task, add_serve): add(sub)
     return parser
 
 def one_line(text:str) -> str:

@@ -69,7 +69,9 @@ def stage_parameters(name:str, # stage name: its section in `params`
                               f"{nb.name} (it declares: {', '.join(sorted(declared))})")
     merged = {**{k: v for k, v in base.items() if k in declared}, **section, **overrides}
     if missing := sorted(set(declared) - set(merged)):
-        raise ConfigError(f"params.yaml: {name} has no value for {', '.join(missing)} (declared in {nb.name})")
+        offer = sorted({s for s, v in params.items() if s not in ('base', name, *sections) and isinstance(v, dict) and set(missing) & set(v)})
+        hint = f": add --sections {' '.join(offer)}" if offer else ''
+        raise ConfigError(f"params.yaml: {name} has no value for {', '.join(missing)} (declared in {nb.name}){hint}")
     for k, v in merged.items(): _check_type(f'{name}.{k}', v, declared[k]['inferred_type_name'])
     return merged
 

@@ -5,10 +5,12 @@
 # %% ../../nbs/49_report.ipynb #f831a94a
 from __future__ import annotations
 import numpy as np, pandas as pd
+from pathlib import Path
 from IPython.display import HTML, Markdown, display
+from ..core import atomic_write, safe_id
 
 # %% auto #0
-__all__ = ['table_html', 'show_table', 'summary']
+__all__ = ['table_html', 'show_table', 'summary', 'write_curves']
 
 # %% ../../nbs/49_report.ipynb #11eda276
 def _is_p(column) -> bool:
@@ -44,3 +46,21 @@ def summary(what:str, # one or two sentences: what was run on which data
            ):
     "Display the summary that opens a report."
     display(Markdown('## Summary\n\n' + what + ('\n\n' + '\n'.join(f'- {p}' for p in points) if points else '')))
+
+# %% ../../nbs/49_report.ipynb #365ae99a
+def write_curves(table:pd.DataFrame, # long table of points: the `by` columns and the curve's columns
+                 folder:str|Path, # e.g. plots/pat_synthetic/roc
+                 by:list[str], # columns whose values name a curve
+                 columns:list[str], # the columns written (x first)
+                ) -> list[Path]:
+    "One CSV per curve (`<value>_<value>.csv`), each replaced atomically; old curves of the folder removed."
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for key, g in table.groupby(by, sort=True):
+        name = '_'.join(str(k) for k in (key if isinstance(key, tuple) else (key,)))
+        name = safe_id(''.join(ch if ch.isalnum() or ch in '-_.' else '_' for ch in name)[:64], 'curve name')
+        with atomic_write(folder/f'{name}.csv') as tmp: g[columns].to_csv(tmp, index=False, float_format='%.6g')
+        written.append(folder/f'{name}.csv')
+    for stale in set(folder.glob('*.csv')) - set(written): stale.unlink()
+    return written

@@ -8,13 +8,13 @@ import re
 from pathlib import Path
 import numpy as np, pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
-from ..core import ConfigError, DataError
+from ..core import ConfigError, DataError, atomic_write
 
 # %% auto #0
 __all__ = ['EPISODE_COLUMNS', 'DATE_RANGE', 'MAX_EPISODE_HOURS', 'MAX_SPAN_DAYS', 'COLE_KRIPKE_WEIGHTS', 'COLE_KRIPKE_P',
            'SCORERS', 'SLEEP_INDEXES', 'parse_sleep_episodes', 'read_sleep_episodes', 'episodes_to_minutes',
            'check_sleep_minutes', 'read_sleep_minutes', 'cole_kripke', 'sadeh', 'score_sleep', 'run_lengths',
-           'sleep_windows', 'day_grid', 'sleep_amplitude', 'daily_sleep_indexes']
+           'sleep_windows', 'sleep_episodes', 'score_recording', 'day_grid', 'sleep_amplitude', 'daily_sleep_indexes']
 
 # %% ../../nbs/20_sleep.ipynb #df5fb65c
 EPISODE_COLUMNS = ('sleep_start', 'sleep_end', 'time_in_bed', 'minutes_sleep', 'minutes_awake')
@@ -273,6 +273,36 @@ def sleep_windows(sleep:pd.Series, # minute series (1 asleep, 0 awake, NaN unkno
                          'minutes': lengths, 'sleep_minutes': st, 'wake_minutes': lengths - st,
                          'long': lengths >= long_hours * 60 if long_inclusive else lengths > long_hours * 60,
                          'date': (t0 + pd.Timedelta(hours=12)).normalize() + pd.to_timedelta(day, unit='D')})
+
+# %% ../../nbs/20_sleep.ipynb #4327b066
+def sleep_episodes(sleep:pd.Series, # minute series (1 asleep, 0 awake, NaN unknown), any start
+                   *,
+                   flip_minutes:int=10, merge_minutes:int=60, # `sleep_windows` (paper: 10 and 60)
+                  ) -> pd.DataFrame:
+    "One episode per sleep window, in the `EPISODE_COLUMNS` format the mood features read."
+    start = _noon_floor(sleep.index[0])
+    grid = sleep.reindex(pd.date_range(start, sleep.index[-1], freq='min'))   # sleep_windows wants a noon-aligned grid
+    w = sleep_windows(grid, flip_minutes=flip_minutes, merge_minutes=merge_minutes)
+    fmt = lambda t: t.dt.strftime('%Y-%m-%d %H:%M')
+    return pd.DataFrame({'sleep_start': fmt(w['start']), 'sleep_end': fmt(w['end']), 'time_in_bed': w['minutes'].astype(int),
+                         'minutes_sleep': w['sleep_minutes'].round().astype(int), 'minutes_awake': w['wake_minutes'].round().astype(int)})
+
+# %% ../../nbs/20_sleep.ipynb #8476a261
+def score_recording(activity:str|Path, # CSV: `timestamp` (local, whole minutes) and `activity` (counts per minute)
+                    out:str|Path, # sleep episode CSV to write (`big-mood features --sleep` reads it)
+                    *,
+                    method:str='cole_kripke', # 'cole_kripke' or 'sadeh'
+                    flip_minutes:int=10, merge_minutes:int=60, # `sleep_windows`
+                   ) -> dict:
+    "Score a minute-count recording into sleep episodes and write them; a summary."
+    from big_mood.data.actigraphy import read_minute_counts
+    counts = read_minute_counts(activity)
+    sleep = score_sleep(counts, method)
+    ep = sleep_episodes(sleep, flip_minutes=flip_minutes, merge_minutes=merge_minutes)
+    if ep.empty: raise DataError(f"{Path(activity).name}: no sleep window found in {len(counts):,} minutes (is it a whole day or more of counts?)")
+    with atomic_write(out) as tmp: ep.to_csv(tmp, index=False)
+    return {'episodes': len(ep), 'minutes': len(counts), 'scored_sleep_minutes': int(np.nansum(sleep.to_numpy())),
+            'first': ep['sleep_start'].iloc[0], 'last': ep['sleep_end'].iloc[-1]}
 
 # %% ../../nbs/20_sleep.ipynb #6927e0cf
 SLEEP_INDEXES = ('ST_long', 'ST_short', 'WT_long', 'WT_short', 'LongSleepWindow_length', 'LongSleepWindow_number',

@@ -11,7 +11,7 @@ from ..core import ConfigError, DataError, ModelError, atomic_write, file_sha256
 
 # %% auto #0
 __all__ = ['EPISODE_MODELS', 'PICKLE_ALLOWED', 'check_columns', 'predict_xgb', 'save_xgb', 'load_xgb', 'feature_importance',
-           'read_features_csv', 'import_pickle']
+           'read_features_csv', 'import_pickle', 'predict_episodes']
 
 # %% ../../nbs/13_xgb.ipynb #f9b1fbf5
 EPISODE_MODELS = {'DE': 'depressive', 'ME': 'manic', 'HME': 'hypomanic'}
@@ -163,3 +163,18 @@ def import_pickle(pkl:str|Path, # a published XGBoost_*.pkl
     else:
         with atomic_write(out_dir/f'{name}_predictions.csv') as tmp: pd.DataFrame({'date': df['date'], 'normal': 1 - p_json, 'episode': p_json}).to_csv(tmp, index=False)
     return report
+
+# %% ../../nbs/13_xgb.ipynb #c40003a4
+def predict_episodes(models:str|Path, # folder of XGBoost_<code>.json (+ .meta.json) models
+                     features:str|Path, # CSV: `date` + the models' features
+                     out:str|Path, # CSV to write: date, p_depressive, p_manic, p_hypomanic (those present)
+                    ) -> pd.DataFrame:
+    "Next-day episode probabilities of every day of `features`, one column per model found in `models`."
+    models = Path(models)
+    found = {code: models/f'XGBoost_{code}.json' for code in EPISODE_MODELS if (models/f'XGBoost_{code}.json').is_file()}
+    if not found: raise ModelError(f"{models}: no XGBoost_DE/ME/HME.json (train them with `dvc repro train_xgb`, or `big-mood xgb import-pickle`)")
+    loaded = {code: load_xgb(path)[0] for code, path in found.items()}
+    table = read_features_csv(features, next(iter(loaded.values())).get_booster().feature_names)
+    out_table = pd.DataFrame({'date': table['date'], **{f'p_{EPISODE_MODELS[c]}': predict_xgb(m, table) for c, m in loaded.items()}})
+    with atomic_write(out) as tmp: out_table.to_csv(tmp, index=False)
+    return out_table

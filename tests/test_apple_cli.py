@@ -1,0 +1,27 @@
+"""`big-mood apple read`: the files it writes, one-line errors with exit status 2."""
+import json
+from conftest import assert_clean_failure, run_cli as run, shared_path
+
+from big_mood.data.synthetic_apple import write_synthetic_export
+
+
+def test_apple_read_writes_the_tables(tmp_path, capsys):
+    write_synthetic_export(tmp_path / 'export.zip', days=21, trip_zone='', compresslevel=1)
+    code, out, _ = run(capsys, 'apple', 'read', '--export', tmp_path / 'export.zip', '--out', tmp_path / 'out', '--quiet', '--start', '2022-06-02')
+    assert code == 0 and 'wrote' in out
+    assert json.loads((tmp_path / 'out' / 'summary.json').read_text())['first_date'] == '2022-06-02'
+    assert {p.name for p in (tmp_path / 'out').iterdir()} >= {'minutes.parquet', 'sleep_episodes.csv', 'weeks.parquet', 'pat_input.npy'}
+    code, _, _ = run(capsys, 'features', '--sleep', tmp_path / 'out' / 'sleep_episodes.csv', '--out', tmp_path / 'f.csv', '--tz-change', 'local')
+    assert code == 0
+
+
+def test_apple_read_sample_export(tmp_path, capsys):
+    code, out, _ = run(capsys, 'apple', 'read', '--export', shared_path('data', 'apple_health', 'export_sample.zip'), '--out', tmp_path / 'out', '--quiet')
+    assert code == 0 and '8 records' in out
+
+
+def test_apple_read_bad_export_exits_2(tmp_path, capsys):
+    (tmp_path / 'export.zip').write_bytes(b'PK\x03\x04 truncated')
+    code, _, err = run(capsys, 'apple', 'read', '--export', tmp_path / 'export.zip', '--out', tmp_path / 'out', '--quiet')
+    assert_clean_failure(code, err, 'export.zip: not a readable zip')
+    assert not (tmp_path / 'out').exists()
