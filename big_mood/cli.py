@@ -10,7 +10,7 @@ from .core import BigMoodError, ConfigError, project_root
 
 # %% auto #0
 __all__ = ['PAT_SIZE_NAMES', 'PRETRAIN_OPTIONS', 'FT_OPTIONS', 'DRIFT_OPTIONS', 'SERVE_OPTIONS', 'SERVE_SETTINGS', 'given',
-           'positive', 'output_file', 'output_folder', 'parse_assignments', 'cmd_stage', 'add_stage',
+           'positive', 'output_file', 'output_folder', 'not_an_input', 'parse_assignments', 'cmd_stage', 'add_stage',
            'cmd_weights_convert', 'add_weights', 'cmd_pat_embed', 'add_pat', 'cmd_features', 'add_features',
            'cmd_apple_read', 'add_apple', 'cmd_sleep_score', 'add_sleep', 'cmd_xgb_import', 'cmd_xgb_predict',
            'add_xgb', 'cmd_nhanes_synth', 'cmd_nhanes_weeks', 'add_nhanes', 'cmd_pretrain', 'add_pretrain',
@@ -49,6 +49,16 @@ def output_folder(text:str) -> str:
     from big_mood.core import writable_folder
     try: return str(writable_folder(text))
     except ConfigError as e: raise argparse.ArgumentTypeError(str(e)) from None
+
+def not_an_input(args:argparse.Namespace, # parsed arguments
+                 out:str, # the output option (attribute name)
+                 *inputs:str, # the input options it must not overwrite
+                ):
+    "Refuse an output file that is one of the command's input files."
+    for name in inputs:
+        o, i = Path(getattr(args, out)), Path(getattr(args, name))
+        if o.is_file() and i.is_file() and o.samefile(i):
+            raise ConfigError(f"--{out.replace('_', '-')} {o} is the --{name.replace('_', '-')} file: give another file name")
 
 # %% ../nbs/61_cli.ipynb #cc4795ba
 def parse_assignments(items:list[str]) -> dict:
@@ -125,8 +135,7 @@ def add_pat(sub):
 def cmd_features(args):
     "Write the 36 mood-model features of one person's sleep episodes."
     from big_mood.features.mood import features_from_episodes, write_features
-    if Path(args.out).is_file() and Path(args.sleep).is_file() and Path(args.out).samefile(args.sleep):
-        raise ConfigError(f"--out {args.out} is the --sleep file: give another file name")
+    not_an_input(args, 'out', 'sleep')
     feats = features_from_episodes(args.sleep, overlap=args.overlap, tz_change=args.tz_change, min_days=args.min_days)
     write_features(feats, args.out)
     print(f"wrote {args.out}: {len(feats)} days x 36 features, {feats.index.min():%Y-%m-%d} to {feats.index.max():%Y-%m-%d}")
@@ -153,7 +162,7 @@ def add_apple(sub):
     p = sub.add_parser('apple', help='Apple Health exports').add_subparsers(dest='apple_command', required=True, metavar='ACTION')
     r = p.add_parser('read', help='export.zip or export.xml -> minute grid, sleep episodes, days, weeks, PAT input, summary.json', argument_default=argparse.SUPPRESS)
     r.add_argument('--export', required=True, help="the Health app's export.zip (Export All Health Data) or its export.xml")
-    r.add_argument('--out', required=True, help='folder to write; replaced whole, and only by a complete output (a folder of anything else is refused)')
+    r.add_argument('--out', required=True, type=output_folder, help='folder to write; replaced whole, and only by a complete output (a folder of anything else is refused)')
     r.add_argument('--tz', help='one IANA zone for every minute, e.g. Europe/Amsterdam (default: HKTimeZone of sleep records, else the offsets the '
                                 'records carry); also the zone of dates written without an offset')
     r.add_argument('--start', help='first local date to read, YYYY-MM-DD')
@@ -168,6 +177,7 @@ def add_apple(sub):
 def cmd_sleep_score(args):
     "Score a minute-count recording into sleep episodes."
     from big_mood.features.sleep import score_recording
+    not_an_input(args, 'out', 'activity')
     s = score_recording(args.activity, args.out, **given(args, 'method', 'flip_minutes', 'merge_minutes'))
     print(f"wrote {args.out}: {s['episodes']} sleep episodes from {s['minutes']:,} minutes ({s['first']} to {s['last']})")
 
@@ -175,7 +185,7 @@ def add_sleep(sub):
     p = sub.add_parser('sleep', help='sleep from activity recordings').add_subparsers(dest='sleep_command', required=True, metavar='ACTION')
     s = p.add_parser('score', help='minute activity counts (CSV timestamp,activity) -> sleep episode CSV for `big-mood features`', argument_default=argparse.SUPPRESS)
     s.add_argument('--activity', required=True, help='CSV: timestamp (local, whole minutes), activity (counts per minute)')
-    s.add_argument('--out', required=True, help='sleep episode CSV to write')
+    s.add_argument('--out', required=True, type=output_file('.csv'), help='sleep episode CSV to write')
     s.add_argument('--method', choices=['cole_kripke', 'sadeh'], help='minute scorer (default cole_kripke; for Actiwatch AW4 counts such as Depresjon, sadeh)')
     s.add_argument('--flip-minutes', type=positive(int), help='shorter wake runs inside sleep become sleep (default and paper: 10)')
     s.add_argument('--merge-minutes', type=positive(int), help='windows closer than this merge (default and paper: 60)')
@@ -194,6 +204,7 @@ def cmd_xgb_import(args):
 def cmd_xgb_predict(args):
     "Next-day episode probabilities of a features file."
     from big_mood.models.xgb import predict_episodes
+    not_an_input(args, 'out', 'features')
     risks = predict_episodes(args.models, args.features, args.out)
     print(f"wrote {args.out}: {len(risks)} days, " + ', '.join(f"{c.removeprefix('p_')} mean {risks[c].mean():.3f}" for c in risks.columns[1:]))
 
@@ -202,7 +213,7 @@ def add_xgb(sub):
     r = p.add_parser('predict', help='features CSV (from `big-mood features`) -> next-day depressive/manic/hypomanic probabilities')
     r.add_argument('--models', required=True, help='folder of XGBoost_DE/ME/HME.json (e.g. models/xgb/paper after `dvc repro`)')
     r.add_argument('--features', required=True, help='CSV: date + the 36 features')
-    r.add_argument('--out', required=True, help='CSV to write: date, p_depressive, p_manic, p_hypomanic')
+    r.add_argument('--out', required=True, type=output_file('.csv'), help='CSV to write: date, p_depressive, p_manic, p_hypomanic')
     r.set_defaults(func=cmd_xgb_predict)
     i = p.add_parser('import-pickle', help='published XGBoost_*.pkl -> XGBoost JSON + metadata (restricted unpickler, needs --allow-pickle)')
     i.add_argument('file', help='XGBoost_DE.pkl, XGBoost_ME.pkl or XGBoost_HME.pkl (mcqeen1207/mood_ml)')
@@ -345,7 +356,7 @@ def add_drift(sub):
     p.add_argument('--psi-min', type=float, help='smallest PSI flagged (default 0.1, a moderate change)')
     p.add_argument('--n-bins', type=positive(int), help='PSI quantile bins of the reference (default 10)')
     p.add_argument('--min-n', type=positive(int), help='fewest values on each side to test a feature (default 7)')
-    p.add_argument('--out', help='CSV to write the per-feature table to')
+    p.add_argument('--out', type=output_file('.csv'), help='CSV to write the per-feature table to')
     p.set_defaults(func=cmd_drift)
 
 # %% ../nbs/61_cli.ipynb #db47932c
@@ -362,7 +373,7 @@ def add_serve(sub):
                        argument_default=argparse.SUPPRESS)
     p.add_argument('--models', help='population model folder (default models/population, from `dvc repro population`)')
     p.add_argument('--users', help="folder of users' model folders (models/users, from `big-mood calibrate`); without it every user is unknown")
-    p.add_argument('--state', help='folder for the job database and uploads (default data/serve)')
+    p.add_argument('--state', type=output_folder, help='folder for the job database and uploads (default data/serve)')
     p.add_argument('--host', help='address to listen on (default 127.0.0.1; any other needs BIG_MOOD_TOKEN set)')
     p.add_argument('--port', type=positive(int), help='port (default 8000)')
     p.add_argument('--workers', type=positive(int), help='inference threads (default 2)')

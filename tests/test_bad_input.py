@@ -326,6 +326,49 @@ def inputs(tmp_path_factory):
     for name, change in variants.items(): rv(name, change)
     (d / 'raws' / 'empty').mkdir()
     (d / 'raws' / 'not_a_folder').write_text('x')
+    # --- a population folder for `serve`, and its XGBoost models for `xgb predict`
+    from big_mood.serve.inference import random_population
+    random_population(d / 'population')
+    (d / 'pop_empty').mkdir()
+    shutil.copytree(d / 'population' / 'xgb', d / 'xgb_changed')
+    (d / 'xgb_changed' / 'XGBoost_DE.json').write_bytes((d / 'xgb_changed' / 'XGBoost_DE.json').read_bytes().replace(b'"', b"'", 1))
+    shutil.copytree(d / 'population', d / 'pop_nan')
+    shutil.copyfile(d / 'nan.pt', d / 'pop_nan' / 'pat' / 'depression.pt')
+    # --- minute counts for `sleep score`
+    t = pd.date_range('2024-01-01 12:00', periods=3 * 1440, freq='min')
+    act = pd.DataFrame({'timestamp': t.strftime('%Y-%m-%d %H:%M:%S'), 'activity': np.where((t.hour >= 23) | (t.hour < 7), 0, 200)})
+    act.to_csv(d / 'activity.csv', index=False)
+    for name, change in {'negative': lambda a: a.assign(activity=[-5] + list(a.activity[1:])), 'text': lambda a: a.assign(activity=['lots'] + list(a.activity[1:])),
+                         'nan': lambda a: a.assign(activity=['nan'] + list(a.activity[1:])), 'inf': lambda a: a.assign(activity=['inf'] + list(a.activity[1:])),
+                         'seconds': lambda a: a.assign(timestamp=['2024-01-01 12:00:30'] + list(a.timestamp[1:])),
+                         'bad_time': lambda a: a.assign(timestamp=['noon'] + list(a.timestamp[1:])), 'no_rows': lambda a: a.iloc[:0],
+                         'missing_col': lambda a: a.drop(columns='activity'), 'after_2262': lambda a: a.assign(timestamp=['2263-01-01 00:00:00'] + list(a.timestamp[1:])),
+                         'centuries': lambda a: pd.concat([a, pd.DataFrame({'timestamp': ['2200-01-01 00:00:00'], 'activity': [0]})]),
+                         'huge': lambda a: a.assign(activity=['1e300'] + list(a.activity[1:])), 'one_row': lambda a: a.iloc[:1]}.items():
+        change(act.copy()).to_csv(d / f'activity_{name}.csv', index=False)
+    (d / 'activity_binary.csv').write_bytes(bytes(range(256)) * 8)
+    # --- day tables for `drift`
+    from big_mood.features.mood import DAILY_INDEXES
+    days = pd.DataFrame(rng.normal(size=(40, len(DAILY_INDEXES))), columns=list(DAILY_INDEXES))
+    days.to_csv(d / 'days.csv', index=False); days.to_parquet(d / 'days.parquet')
+    days.astype(str).assign(**{c: 'x' for c in DAILY_INDEXES}).to_csv(d / 'days_text.csv', index=False)
+    days.iloc[:3].to_csv(d / 'days_3.csv', index=False)
+    days.iloc[:0].to_csv(d / 'days_empty.csv', index=False)
+    days.to_csv(d / 'days.txt', index=False)
+    (d / 'days_binary.csv').write_bytes(bytes(range(256)) * 8)
+    (d / 'days_truncated.parquet').write_bytes((d / 'days.parquet').read_bytes()[:200])
+    # --- Apple Health exports that are not
+    import zipfile
+    (d / 'export_text.zip').write_text('not a zip\n')
+    with zipfile.ZipFile(d / 'export_no_xml.zip', 'w') as z: z.writestr('apple_health_export/readme.txt', 'no export here')
+    (d / 'export_truncated.xml').write_text('<?xml version="1.0"?>\n<HealthData locale="en_US">\n <Record type="HKQuantityTypeIdentifierStepCount" ')
+    (d / 'export_bomb.xml').write_text('<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+                                       '<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>\n<HealthData>&lol3;</HealthData>\n')
+    (d / 'export_external.xml').write_text('<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>\n<HealthData>&e;</HealthData>\n')
+    (d / 'export_empty.xml').write_bytes(b'')
+    (d / 'export_other.xml').write_text('<?xml version="1.0"?>\n<svg></svg>\n')
+    (d / 'export_no_records.xml').write_text('<?xml version="1.0"?>\n<HealthData locale="en_US"><ExportDate value="2024-01-01 00:00:00 +0000"/></HealthData>\n')
+    (d / 'export_binary.xml').write_bytes(bytes(range(256)) * 8)
     return d
 
 
@@ -568,6 +611,84 @@ for k, v in HOSTILE.items(): case('ft-task', f'name-{k}', ft('PHQ9>=10', '--name
 case('ft-task', 'out-is-the-dataset-folder', ft(out='{in}/weeks', dataset='{in}/weeks'), 'weeks')
 out_cases('ft-task', lambda out: ft(out=out))
 
+# --- apple read
+def apple(export='{in}/export_no_records.xml', out='{w}/apple', *extra): return ['apple', 'read', '--export', export, '--out', out, '--quiet', *extra]
+for name, words in {'text.zip': ['export_text.zip'], 'no_xml.zip': ['export_no_xml.zip'], 'truncated.xml': ['export_truncated.xml'],
+                    'bomb.xml': ['export_bomb.xml'], 'external.xml': ['export_external.xml'], 'empty.xml': ['export_empty.xml'],
+                    'other.xml': ['export_other.xml'], 'no_records.xml': ['export_no_records.xml'], 'binary.xml': ['export_binary.xml']}.items():
+    case('apple', f'export-{name.replace(".", "-")}', apple(f'{{in}}/export_{name}'), *words)
+case('apple', 'export-absent', apple('{in}/absent.zip'), 'absent.zip')
+case('apple', 'export-folder', apple('{in}/empty_dir'), 'empty_dir')
+case('apple', 'export-is-npy', apple('{in}/weeks.npy'), 'weeks.npy')
+for k, v in NASTY_NAMES.items(): case('apple', f'export-name-{k}', apple(f'{{in}}/{v}.zip'), 'name.zip')
+for opt, values in {'--tz': ('Mars/Olympus', '../../etc/localtime'), '--start': ('yesterday', '2024-13-01'),
+                    '--end': ('tomorrow', '9999-99-99'), '--workers': ('0', '-1', 'x', '100000')}.items():
+    for v in values: case('apple', f'{opt[2:]}-{v.replace("/", "_") or "empty"}', apple('{in}/export_no_records.xml', '{w}/apple', opt, v), opt[2:])
+case('apple', 'end-before-start', apple('{in}/export_no_records.xml', '{w}/apple', '--start', '2024-02-01', '--end', '2024-01-01'), 'end')
+case('apple', 'out-existing-folder-of-other-files', apple(out='{w}/existing'), 'existing')
+out_cases('apple', lambda out: apple(out=out))
+
+# --- sleep score
+def score(activity='{in}/activity.csv', out='{w}/sleep.csv', *extra): return ['sleep', 'score', '--activity', activity, '--out', out, *extra]
+for name, words in {'negative': ['line 2', 'activity'], 'text': ['line 2', 'lots'], 'nan': ['line 2', 'activity'], 'inf': ['line 2', 'activity'],
+                    'seconds': ['whole minutes'], 'bad_time': ['line 2', 'noon'], 'no_rows': ['no rows'], 'missing_col': ['activity'],
+                    'after_2262': ['2263'], 'centuries': ['2200'], 'huge': ['line 2', 'activity'], 'one_row': ['activity_one_row.csv'],
+                    'binary': ['activity_binary.csv']}.items():
+    case('sleep', f'activity-{name}', score(f'{{in}}/activity_{name}.csv'), *words)
+case('sleep', 'activity-absent', score('{in}/absent.csv'), 'absent.csv')
+case('sleep', 'activity-folder', score('{in}/empty_dir'), 'empty_dir')
+case('sleep', 'activity-is-npy', score('{in}/weeks.npy'), 'weeks.npy')
+for v in ('0', '-1', 'x'):
+    case('sleep', f'flip-minutes-{v}', score('{in}/activity.csv', '{w}/sleep.csv', '--flip-minutes', v), '--flip-minutes')
+    case('sleep', f'merge-minutes-{v}', score('{in}/activity.csv', '{w}/sleep.csv', '--merge-minutes', v), '--merge-minutes')
+case('sleep', 'method-unknown', score('{in}/activity.csv', '{w}/sleep.csv', '--method', 'guess'), '--method')
+case('sleep', 'out-is-the-input', score('{in}/activity.csv', '{in}/activity.csv'), 'activity.csv')
+out_cases('sleep', lambda out: score(out=out), '.csv')
+
+# --- xgb predict
+def predict(models='{in}/population/xgb', feats='{in}/features.csv', out='{w}/risk.csv'):
+    return ['xgb', 'predict', '--models', models, '--features', feats, '--out', out]
+for name, words in {'pop_empty': ['no XGBoost_DE/ME/HME.json'], 'xgb_changed': ['XGBoost_DE.json'], 'absent': ['absent'], 'raw': ['no XGBoost'],
+                    'features.csv': ['features.csv']}.items():
+    case('xgb', f'predict-models-{name.split(".")[0]}', predict(f'{{in}}/{name}'), *words)
+for name, words in {'reversed': ['another order'], '35': ['missing'], 'text': [FEATURE_NAMES[3]], 'inf': ['infinite'], 'empty': ['no rows'],
+                    'binary': ['features_binary.csv'], 'blank': ['features_blank.csv'], 'no_date': ['features_no_date.csv']}.items():
+    case('xgb', f'predict-features-{name}', predict(feats=f'{{in}}/features_{name}.csv'), *words)
+case('xgb', 'predict-features-absent', predict(feats='{in}/absent.csv'), 'absent.csv')
+case('xgb', 'predict-out-is-the-features', predict(out='{in}/features.csv'), 'features.csv')
+out_cases('xgb-predict', lambda out: predict(out=out), '.csv')
+
+# --- drift
+def drift(ref='{in}/days.csv', cur='{in}/days.parquet', *extra): return ['drift', '--reference', ref, '--current', cur, *extra]
+for name, words in {'days_text.csv': ['numeric'], 'days_binary.csv': ['days_binary.csv'], 'days_truncated.parquet': ['days_truncated.parquet'],
+                    'days.txt': ['.csv or .parquet'], 'absent.csv': ['absent.csv'], 'empty_dir': ['empty_dir'], 'days_empty.csv': ['days_empty.csv']}.items():
+    case('drift', f'reference-{name.replace(".", "-")}', drift(f'{{in}}/{name}'), *words)
+    case('drift', f'current-{name.replace(".", "-")}', drift('{in}/days.csv', f'{{in}}/{name}'), *words)
+for opt, values in {'--alpha': ('0', '2', 'nan', '-1'), '--psi-min': ('-1', 'nan', 'inf', 'x'), '--n-bins': ('0', '1', 'x'), '--min-n': ('0', '1', 'x')}.items():
+    for v in values:
+        argparse_refuses = v == 'x' or (opt != '--psi-min' and (v in ('0', '-1', 'nan') or opt == '--alpha' and v == 'inf'))
+        case('drift', f'{opt[2:]}-{v}', drift('{in}/days.csv', '{in}/days.parquet', opt, v), opt if argparse_refuses else opt[2:].replace('-', '_'))
+case('drift', 'columns-unknown', drift('{in}/days.csv', '{in}/days.parquet', '--columns', 'nosuch'), 'nosuch')
+case('drift', 'columns-hostile', drift('{in}/days.csv', '{in}/days.parquet', '--columns', 'a\nb'), 'a\\nb')
+out_cases('drift', lambda out: drift('{in}/days.csv', '{in}/days.parquet', '--out', out), '.csv')
+
+# --- serve: everything checked before it listens (the runner refuses to start uvicorn)
+def serve(*extra, models='{in}/population'): return ['serve', '--models', models, '--state', '{w}/state', *extra]
+for v in ('0', '-1', 'x', '70000', '65536'): case('serve', f'port-{v}', serve('--port', v), 'port')
+for opt in ('--workers', '--max-pending', '--job-workers', '--max-jobs'):
+    for v in ('0', '-1', 'x'): case('serve', f'{opt[2:]}-{v}', serve(opt, v), opt)
+for opt in ('--timeout', '--job-timeout', '--max-json-mb', '--max-upload-mb'):
+    for v in ('0', 'nan', 'inf'): case('serve', f'{opt[2:]}-{v}', serve(opt, v), opt)
+case('serve', 'max-json-mb-100', serve('--max-json-mb', '100'), 'max_json_mb')
+case('serve', 'host-public-without-token', serve('--host', '0.0.0.0'), 'BIG_MOOD_TOKEN')
+case('serve', 'host-hostile', serve('--host', 'a\nb'), 'host')
+for name, words in {'absent': ['absent'], 'pop_empty': ['no PAT model'], 'pop_nan': ['not finite'], 'weeks.npy': ['weeks.npy']}.items():
+    case('serve', f'models-{name.split(".")[0]}', serve(models=f'{{in}}/{name}'), *words)
+case('serve', 'users-absent', serve('--users', '{in}/absent'), 'absent')
+case('serve', 'users-is-a-file', serve('--users', '{in}/weeks.npy'), 'weeks.npy')
+case('serve', 'state-is-a-file', ['serve', '--models', '{in}/population', '--state', '{w}/existing.txt'], 'existing.txt')
+case('serve', 'state-in-readonly-folder', ['serve', '--models', '{in}/population', '--state', '{w}/readonly/state'], 'readonly', needs_non_root=True)
+
 # --- the parser itself
 case('cli', 'no-command', [], 'COMMAND')
 case('cli', 'unknown-command', ['shred'], 'shred')
@@ -617,6 +738,9 @@ def test_bad_input_exits_2_with_one_line_and_changes_nothing(argv, words, inputs
     monkeypatch.setattr(tqdm, '__init__', functools.partialmethod(tqdm.__init__, disable=True))   # as TQDM_DISABLE=1 in CI
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv('BIG_MOOD_ROOT', str(project))
+    monkeypatch.delenv('BIG_MOOD_TOKEN', raising=False)
+    import uvicorn
+    monkeypatch.setattr(uvicorn, 'run', lambda *a, **k: pytest.fail('serve got past its checks and would listen'))
     argv = [a.replace('{in}', str(inputs)).replace('{w}', str(work)) for a in argv]
     snapshot = lambda: {**_snapshot(tmp_path), **_snapshot(project), **_snapshot(inputs, content=False)}
     before = snapshot()
