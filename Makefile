@@ -70,3 +70,13 @@ clean-nbs: setup
 	$(BIN)/nbdev_clean
 lab: setup
 	$(BIN)/jupyter lab
+
+# Optional: PAT against the same architecture in Keras (bench/pat_vs_keras.py). TensorFlow goes into its own
+# environment, .venv-keras beside .venv, never into .venv. BENCH_ARGS=--quick for the 5-minute version.
+.PHONY: bench-keras
+bench-keras: setup
+	test -f .venv-keras/.installed -a .venv-keras/.installed -nt requirements-keras.txt || { \
+	  test -x .venv-keras/bin/python || $(PYTHON) -m venv .venv-keras; \
+	  echo '*' > .venv-keras/.gitignore; \
+	  .venv-keras/bin/pip install --quiet -r requirements-keras.txt && touch .venv-keras/.installed; }
+	TQDM_DISABLE=1 $(BIN)/python bench/pat_vs_keras.py $(BENCH_ARGS)

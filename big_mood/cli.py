@@ -9,13 +9,15 @@ from pathlib import Path
 from .core import BigMoodError, ConfigError, project_root
 
 # %% auto #0
-__all__ = ['PAT_SIZE_NAMES', 'PRETRAIN_OPTIONS', 'FT_OPTIONS', 'DRIFT_OPTIONS', 'SERVE_OPTIONS', 'SERVE_SETTINGS', 'given',
-           'positive', 'output_file', 'output_folder', 'not_an_input', 'parse_assignments', 'cmd_stage', 'add_stage',
-           'cmd_weights_convert', 'add_weights', 'cmd_pat_embed', 'add_pat', 'cmd_features', 'add_features',
-           'cmd_apple_read', 'add_apple', 'cmd_sleep_score', 'add_sleep', 'cmd_xgb_import', 'cmd_xgb_predict',
-           'add_xgb', 'cmd_nhanes_synth', 'cmd_nhanes_weeks', 'add_nhanes', 'cmd_pretrain', 'add_pretrain',
-           'cmd_ft_task', 'add_ft_task', 'cmd_drift', 'add_drift', 'cmd_serve', 'add_serve', 'build_parser', 'one_line',
-           'main']
+__all__ = ['PAT_SIZE_NAMES', 'PRETRAIN_OPTIONS', 'FT_OPTIONS', 'EEG_MODEL_OPTIONS', 'EEG_TRAIN_OPTIONS', 'EEG_FINETUNE_OPTIONS',
+           'EEG_MODEL_HELP', 'DRIFT_OPTIONS', 'SERVE_OPTIONS', 'SERVE_SETTINGS', 'given', 'positive', 'output_file',
+           'output_folder', 'not_an_input', 'parse_assignments', 'cmd_stage', 'add_stage', 'cmd_weights_convert',
+           'add_weights', 'cmd_pat_embed', 'add_pat', 'cmd_features', 'add_features', 'cmd_apple_read', 'add_apple',
+           'cmd_sleep_score', 'add_sleep', 'cmd_xgb_import', 'cmd_xgb_predict', 'add_xgb', 'cmd_nhanes_synth',
+           'cmd_nhanes_weeks', 'add_nhanes', 'cmd_pretrain', 'add_pretrain', 'cmd_ft_task', 'add_ft_task',
+           'cmd_eeg_primary', 'cmd_eeg_synth', 'cmd_eeg_muse_table', 'eeg_model_options', 'cmd_eeg_pretrain',
+           'cmd_eeg_finetune', 'add_eeg', 'cmd_models_list', 'add_models', 'cmd_drift', 'add_drift', 'cmd_serve',
+           'add_serve', 'build_parser', 'one_line', 'main']
 
 # %% ../nbs/61_cli.ipynb #6658fce1
 def given(args:argparse.Namespace, # parsed arguments
@@ -334,6 +336,149 @@ def add_ft_task(sub):
     p.add_argument('--device', help='auto (default) | cpu | cuda')
     p.set_defaults(func=cmd_ft_task)
 
+# %% ../nbs/61_cli.ipynb #4f410fcb
+def cmd_eeg_primary(args):
+    "Muse CSVs listed in a participants table -> the primary dataset and its rejected windows."
+    from big_mood.data.eeg import build_primary, primary_config
+    config = primary_config(args.config, getattr(args, 'section', 'eeg')) if getattr(args, 'config', None) else {}
+    s = build_primary(args.participants, args.out, **config)
+    reasons = ', '.join(f'{k} {v}' for k, v in s['rejected_by_reason'].items()) or 'none'
+    print(f"wrote {s['primary']}: {s['windows']} windows of {s['participants']} participants from {s['recordings']} recordings; "
+          f"{s['rejected_windows']} rejected ({reasons}), listed in {s['rejected']}")
+
+def cmd_eeg_synth(args):
+    "Write a synthetic remission cohort as muse-lsl CSVs."
+    import pandas as pd
+    from big_mood.data.synthetic_eeg import synth_eeg_cohort
+    p = synth_eeg_cohort(args.out, **given(args, 'n_participants', 'seconds', 'sessions', 'seed'))
+    t = pd.read_csv(p)
+    print(f"wrote a SYNTHETIC EEG cohort to {args.out}: {t.participant.nunique()} participants, {len(t)} recordings "
+          f"({int(t.groupby('participant').remission.first().sum())} remitted); participants table {p}")
+
+def cmd_eeg_muse_table(args):
+    "Participants table of the shared Muse recordings."
+    from big_mood.core import atomic_write
+    from big_mood.data.eeg import muse_participants
+    t = muse_participants(getattr(args, 'muse_dir', None), **given(args, 'tasks'))
+    with atomic_write(args.out) as tmp: t.to_csv(tmp, index=False)
+    print(f"wrote {args.out}: {len(t)} recordings of {t.participant.nunique()} subjects ({', '.join(t.task.unique())})")
+
+EEG_MODEL_OPTIONS = ('patch_size', 'd_model', 'num_layers', 'decoder_layers', 'd_state', 'd_conv', 'expand', 'headdim', 'ngroups', 'chunk_size',
+                     'mask_ratio', 'masking_style')
+EEG_TRAIN_OPTIONS = ('val_frac', 'lr', 'weight_decay', 'epochs', 'batch_size', 'patience', 'warmup_epochs', 'clip_grad_norm', 'seed', 'device',
+                     'threads', 'live_dir', 'registry')
+EEG_FINETUNE_OPTIONS = ('arms', 'freeze_backbone', 'schemes', 'test_frac', 'split_seed', 'dropout', 'C', 'task')
+
+def eeg_model_options(args:argparse.Namespace, # parsed arguments, with `config` and `section` when given
+                      names:tuple, # the model keywords the command takes
+                     ) -> dict:
+    "The model keywords among `names`: the `mamba_eeg` section of `--config`, then the options given."
+    from big_mood.train.eeg_pretrain import mamba_config
+    config = mamba_config(args.config, getattr(args, 'section', 'mamba_eeg')) if getattr(args, 'config', None) else {}
+    return {**{k: v for k, v in config.items() if k in names}, **given(args, *names)}
+
+def cmd_eeg_pretrain(args):
+    "Pretrain the Mamba-2 EEG model on a primary dataset by masked reconstruction."
+    from big_mood.train.eeg_pretrain import eeg_pretrain_run
+    run = eeg_pretrain_run(args.primary, args.models_dir, **eeg_model_options(args, EEG_MODEL_OPTIONS), **given(args, *EEG_TRAIN_OPTIONS))
+    if int(os.environ.get('RANK', 0)) == 0:
+        m = run['metadata']
+        print(f"wrote {run['path']}: {len(run['history'])} epochs on {m['n_train']} windows ({m['n_val']} validation windows of "
+              f"{len(m['val_participants'])} held-out participant{'s' * (len(m['val_participants']) > 1)}), best validation loss {m['best_val_loss']:.4f}")
+
+def cmd_eeg_finetune(args):
+    "Fine-tune the pretrained Mamba-2 EEG model that the configuration names on a labelled primary dataset, and score it."
+    from big_mood.evaluate.eeg import eeg_metrics
+    from big_mood.train.eeg_finetune import eeg_finetune_run
+    res = eeg_finetune_run(args.primary, args.models_dir, args.out, log=lambda s: None, **eeg_model_options(args, ('d_model', 'num_layers', 'mask_ratio', 'masking_style')),
+                           **given(args, *EEG_TRAIN_OPTIONS, *EEG_FINETUNE_OPTIONS))
+    scores = eeg_metrics(res['predictions'])
+    print(f"wrote {args.out}: predictions.parquet, metadata.json" + (f", {res['model_path'].name}" if res['model_path'] else '') + '; test '
+          + '; '.join(f"{r.scheme} {r.arm} per {r.level}: F1 {r.f1:.2f}, AUC {r.auc:.2f} (n={r.n})" for r in scores[scores.level != 'window'].itertuples()))
+
+# %% ../nbs/61_cli.ipynb #52c357ff
+EEG_MODEL_HELP = {'patch_size': 'samples per token (default 32: 125 ms at 256 Hz)', 'd_model': 'token width (default 64; public project: 512)',
+                  'num_layers': 'encoder blocks (default 2)', 'decoder_layers': 'reconstruction decoder blocks (default 1)',
+                  'd_state': 'mamba_ssm d_state (default 16)', 'd_conv': 'mamba_ssm d_conv (default 4)', 'expand': 'mamba_ssm expand (default 2)',
+                  'headdim': 'mamba_ssm headdim (default 16)', 'ngroups': 'mamba_ssm ngroups (default 1)', 'chunk_size': 'mamba_ssm chunk_size (default 32)'}
+
+def add_eeg(sub):
+    p = sub.add_parser('eeg', help='Muse EEG: primary datasets, synthetic cohorts, Mamba-2 pretraining and fine-tuning').add_subparsers(dest='eeg_command', required=True, metavar='ACTION')
+    c = p.add_parser('primary', help='muse-lsl / Mind Monitor CSVs of a participants table -> {window}s_{channels}_primary_dataset.parquet', argument_default=argparse.SUPPRESS)
+    c.add_argument('--participants', required=True, help='CSV: participant,remission,session,file[,sfreq]; files relative to the table')
+    c.add_argument('--out', required=True, help='folder for the primary dataset and its rejected windows')
+    c.add_argument('--config', help="params YAML whose `eeg` section sets the processing (default: the library's defaults, as params.yaml)")
+    c.add_argument('--section', help='section of --config to read (default eeg)')
+    c.set_defaults(func=cmd_eeg_primary)
+    s = p.add_parser('synth', help='write a SYNTHETIC remission cohort (muse-lsl CSVs, participants.csv, truth.csv)', argument_default=argparse.SUPPRESS)
+    s.add_argument('--out', required=True, help='folder to write into')
+    s.add_argument('--participants', dest='n_participants', type=positive(int), help='participants (default 16; the public real cohort: 21)')
+    s.add_argument('--seconds', type=positive(float), help='length of each recording in s (default 120)')
+    s.add_argument('--sessions', type=positive(int), help='recordings per participant (default 1)')
+    s.add_argument('--seed', type=int, help='random seed (default 0)')
+    s.set_defaults(func=cmd_eeg_synth)
+    m = p.add_parser('muse-table', help='participants table of the real Muse recordings (cueing, SSVEP, P300)', argument_default=argparse.SUPPRESS)
+    m.add_argument('--out', required=True, help='CSV to write')
+    m.add_argument('--muse-dir', help='folder with cueing/, SSVEP/, P300/ (default: $BIG_MOOD_SHARED/data/muse)')
+    m.add_argument('--tasks', nargs='+', choices=['cueing', 'SSVEP', 'P300'],
+                   help='default SSVEP P300: the labelled end-to-end check (remission column = 1 SSVEP, 0 P300); cueing: unlabelled, for pretraining')
+    m.set_defaults(func=cmd_eeg_muse_table)
+    for name, func, what in (('pretrain', cmd_eeg_pretrain, 'pretrain the Mamba-2 EEG model by masked reconstruction; runs under torchrun for several processes'),
+                             ('finetune', cmd_eeg_finetune, 'fine-tune the pretrained model that the configuration names (+ random-backbone and band-power baselines)')):
+        t = p.add_parser(name, help=what, argument_default=argparse.SUPPRESS)
+        t.add_argument('--primary', required=True, help='primary dataset .parquet (`big-mood eeg primary`)' + (': labelled (remission 0/1)' if name == 'finetune' else ''))
+        t.add_argument('--models-dir', required=True, help='folder of pretrained checkpoints' + (' (written)' if name == 'pretrain' else ' (searched by name)'))
+        if name == 'finetune': t.add_argument('--out', required=True, help='folder for predictions.parquet, metadata.json and the fine-tuned model')
+        t.add_argument('--config', help='params YAML whose mamba_eeg section gives the model and masking (options below win)')
+        t.add_argument('--section', help='section of --config to read (default mamba_eeg)')
+        for k in EEG_MODEL_OPTIONS[:10] if name == 'pretrain' else ('d_model', 'num_layers'):
+            t.add_argument('--' + k.replace('_', '-'), type=int, help=EEG_MODEL_HELP[k])
+        t.add_argument('--mask-ratio', type=float, help='share of tokens hidden in pretraining (default 0.3)')
+        t.add_argument('--masking-style', choices=['mae', 'bert'], help='(default mae)')
+        if name == 'finetune':
+            t.add_argument('--full', dest='freeze_backbone', action='store_false', help='full fine-tuning (default: frozen backbone, head only)')
+            t.add_argument('--arms', nargs='+', choices=['pretrained', 'random', 'features'], help='what to train (default: all three)')
+            t.add_argument('--schemes', nargs='+', choices=['split', 'lopo'], help='participant-level splits (default split; lopo for small cohorts)')
+            t.add_argument('--test-frac', type=float, help='test participants, split scheme (default 0.1)')
+            t.add_argument('--split-seed', type=int, help='seed of the splits (default 42)')
+            t.add_argument('--dropout', type=float, help='head dropouts (default 0.1)')
+            t.add_argument('--C', type=positive(float), help='inverse L2 strength of the feature baseline (default 1.0)')
+            t.add_argument('--task', help="what the label means, for the metadata and registry (default 'remission')")
+        t.add_argument('--val-frac', type=float, help='validation participants (default 0.1 pretraining, 0.2 fine-tuning)')
+        t.add_argument('--lr', type=positive(float), help='AdamW peak learning rate (default 1e-3)')
+        t.add_argument('--weight-decay', type=float, help='AdamW weight decay on weight matrices')
+        t.add_argument('--epochs', type=positive(int), help='epochs of the cosine schedule (default 10 pretraining, 30 fine-tuning)')
+        t.add_argument('--batch-size', type=positive(int), help='effective batch (default 32)')
+        t.add_argument('--patience', type=positive(int), help='early stopping (default 10)')
+        t.add_argument('--warmup-epochs', type=int, help='linear warm-up epochs (default 0)')
+        t.add_argument('--clip-grad-norm', type=float, help='gradient clipping (default 1.0; 0: none)')
+        t.add_argument('--seed', type=int, help='random seed (default 0)')
+        t.add_argument('--device', help='auto (default) | cpu | cuda')
+        t.add_argument('--threads', type=int, help='torch CPU threads (default: the torch default)')
+        t.add_argument('--live-dir', help='DVCLive folder for the per-epoch curves')
+        t.add_argument('--registry', help='model registry JSON to register the model in (the pipeline: models/registry.json)')
+        t.set_defaults(func=func)
+
+# %% ../nbs/61_cli.ipynb #fce67475
+def cmd_models_list(args):
+    "List the model registry, or one model's lineage."
+    from big_mood.models.registry import REGISTRY, model_lineage, registry_table
+    registry = Path(getattr(args, 'registry', None) or project_root()/REGISTRY)
+    if getattr(args, 'lineage', None):
+        for i, e in enumerate(model_lineage(args.lineage, registry)):
+            data = f"; data: {', '.join(e['data'])}" if e.get('data') else ''
+            print('  ' * i + ('<- ' if i else '') + f"{e['key']}: {e.get('name') or '(not registered)'} ({e['kind']}{', task ' + e['task'] if e.get('task') else ''}){data}")
+        return
+    table = registry_table(registry)
+    print(table.fillna('').to_string(index=False) if len(table) else f"{registry}: no model registered yet")
+
+def add_models(sub):
+    p = sub.add_parser('models', help='the model registry').add_subparsers(dest='models_command', required=True, metavar='ACTION')
+    c = p.add_parser('list', help='registered models with their status (ok, missing, changed), or one model\'s lineage', argument_default=argparse.SUPPRESS)
+    c.add_argument('--registry', help='registry JSON (default: models/registry.json of the project)')
+    c.add_argument('--lineage', metavar='KEY', help='a model key (path relative to the registry folder): its chain back to the pretrained model and the data')
+    c.set_defaults(func=cmd_models_list)
+
 # %% ../nbs/61_cli.ipynb #121ddd17
 DRIFT_OPTIONS = ('columns', 'alpha', 'psi_min', 'n_bins', 'min_n', 'out')
 
@@ -397,7 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
     "The `big-mood` argument parser with every subcommand."
     parser = _Parser(prog='big-mood', description='Depression and mood episodes from wearable data.')
     sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    for add in (add_stage, add_weights, add_pat, add_apple, add_sleep, add_features, add_xgb, add_drift, add_nhanes, add_pretrain, add_ft_task, add_serve): add(sub)
+    for add in (add_stage, add_weights, add_pat, add_apple, add_sleep, add_features, add_xgb, add_drift, add_nhanes, add_pretrain, add_ft_task, add_eeg, add_models, add_serve): add(sub)
     return parser
 
 def one_line(text:str) -> str:

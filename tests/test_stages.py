@@ -19,9 +19,14 @@ TINY = {  # each stage's section of params.yaml, shrunk to seconds on 2 cores
     'architecture': {},
     'features': {'n_people': 12, 'n_days': 150},
     'train_xgb': {'n_estimators': 20, 'protocols': ['paper', 'participant']},
+    'eeg_primary': {'synthetic_participants': 10, 'synthetic_seconds': 40.0},
+    'mamba_eeg': {'d_model': 32, 'd_state': 8},
+    'eeg_pretrain': {'epochs': 1, 'warmup_epochs': 0, 'batch_size': 16},
+    'eeg_finetune': {'epochs': 2, 'schemes': {'synthetic': ['split'], 'muse_task': ['lopo']}},
+    'eeg_sweep': {'mask_ratios': [0.5]},
 }
 STAGES = ['synthesize', 'preprocess', 'architecture', 'pretrain', 'finetune', 'evaluate', 'features', 'train_xgb', 'evaluate_xgb',
-          'depresjon_sleep', 'depresjon_weeks', 'eeg_primary', 'apple']
+          'depresjon_sleep', 'depresjon_weeks', 'eeg_primary', 'eeg_pretrain', 'eeg_finetune', 'eeg_sweep', 'apple']
 
 
 @pytest.fixture(scope='module')
@@ -34,6 +39,7 @@ def project(tmp_path_factory):
     params = yaml.safe_load((ROOT / 'params.yaml').read_text())
     for section, values in TINY.items(): params[section].update(values)
     params['pat']['keras_h5'] = str(shared_dir() / 'fixtures' / 'pat_keras' / 'pat_s' / 'classifier.h5')   # absent: the report says so
+    params['eeg_primary']['muse_dir'] = str(root / 'no_muse')   # the real recordings are tested in tests/test_eeg_data.py and test_eeg_train.py
     (root / 'params.yaml').write_text(yaml.safe_dump(params))
     return {'root': root, 'done': set()}
 
@@ -42,7 +48,7 @@ def stage(project, name, *, after=(), sections=(), **overrides):
     "Run `name` in the copy; its report, after checking that the stages it reads from ran."
     if missing := [s for s in after if s not in project['done']]: pytest.fail(f'{name} needs {missing}, which failed earlier')
     html = run_stage(name, overrides=overrides or None, sections=sections, root=project['root'], log_output=False,
-                     tag=overrides.get('task'))
+                     tag=overrides.get('task') or overrides.get('dataset'))
     project['done'].add(name)
     text = html.read_text()
     assert '<title>' in text and 'jp-OutputArea-output' in text
@@ -72,6 +78,8 @@ def test_pretrain(project):
     stage(project, 'pretrain', after=['preprocess'], sections=['pat'])
     assert (project['root'] / 'models' / 'pat_synthetic' / 'mae.pt').is_file()
     assert json.loads((project['root'] / 'metrics' / 'pat_synthetic' / 'pretrain.json').read_text())['epochs_run'] == 1
+    assert (project['root'] / 'metrics' / 'pat_synthetic' / 'pretrain_live' / 'plots' / 'metrics' / 'val.tsv').is_file()
+    assert 'pat_synthetic/mae.pt' in json.loads((project['root'] / 'models' / 'registry.json').read_text())['models']
 
 
 def test_finetune(project):
@@ -130,9 +138,39 @@ def test_apple(project):
 
 
 def test_eeg_primary(project):
-    params = yaml.safe_load((project['root'] / 'params.yaml').read_text())
-    if 'eeg_primary' not in params: pytest.skip('the eeg_primary stage is not wired into params.yaml yet')
-    stage(project, 'eeg_primary', sections=['eeg'], synthetic_participants=4, synthetic_seconds=30.0)
+    html = stage(project, 'eeg_primary', sections=['eeg'])
+    metrics = json.loads((project['root'] / 'metrics' / 'eeg_primary.json').read_text())
+    assert metrics['synthetic']['participants'] == 10 and metrics['muse_cueing']['status'] == 'skipped', metrics
+    assert 'were skipped' in html
+
+
+def test_eeg_pretrain(project):
+    html = stage(project, 'eeg_pretrain', after=['eeg_primary'], sections=['eeg', 'mamba_eeg'])
+    root = project['root']
+    assert 'the SYNTHETIC cohort' in html and (root / 'models' / 'eeg' / 'main' / 'pretrained' / 'mamba2_eeg_d32_l2_m30_mae.pt').is_file()
+    assert json.loads((root / 'metrics' / 'eeg' / 'main' / 'pretrain.json').read_text())['dataset'] == 'synthetic'
+    assert (root / 'metrics' / 'eeg' / 'main' / 'pretrain_live' / 'plots' / 'metrics' / 'val.tsv').read_text().startswith('step\tval\n0\t')
+
+
+def test_eeg_finetune(project):
+    html = stage(project, 'eeg_finetune', after=['eeg_pretrain'], sections=['eeg', 'mamba_eeg'], dataset='synthetic')
+    root = project['root']
+    metrics = json.loads((root / 'metrics' / 'eeg' / 'main' / 'finetune_synthetic.json').read_text())
+    assert set(metrics) == {f'split/{a}/{l}' for a in ('pretrained', 'random', 'features') for l in ('window', 'participant')}
+    assert 'SYNTHETIC remission cohort' in html
+    entry = json.loads((root / 'models' / 'registry.json').read_text())['models']['eeg/main/finetune/synthetic/mamba2_eeg_d32_l2_m30_mae_finetuned.pt']
+    assert entry['parent'] == 'eeg/main/pretrained/mamba2_eeg_d32_l2_m30_mae.pt' and entry['task'] == 'remission'
+    assert 'Skipped' in stage(project, 'eeg_finetune', sections=['eeg', 'mamba_eeg'], dataset='muse_task')
+    assert json.loads((root / 'metrics' / 'eeg' / 'main' / 'finetune_muse_task.json').read_text())['status'] == 'skipped'
+
+
+def test_eeg_sweep(project):
+    stage(project, 'eeg_pretrain', after=['eeg_primary'], sections=['eeg', 'mamba_eeg'], mask_ratio=0.5, run='m0.5')
+    stage(project, 'eeg_finetune', after=['eeg_pretrain'], sections=['eeg', 'mamba_eeg'], mask_ratio=0.5, run='m0.5', dataset='synthetic')
+    html = stage(project, 'eeg_sweep', after=['eeg_finetune'], sections=['mamba_eeg'])
+    sweep = json.loads((project['root'] / 'metrics' / 'eeg_sweep.json').read_text())
+    assert set(sweep) == {'0.3', '0.5'} and {'f1_pretrained', 'auc_random', 'auc_features', 'val_loss'} <= set(sweep['0.5']), sweep
+    assert 'Mask ratios 0.3, 0.5' in html
 
 
 def test_every_report_reads_in_a_browser(project):

@@ -12,8 +12,8 @@ from .weeks import Weeks, standardize_splits
 
 # %% auto #0
 __all__ = ['SPLITS', 'SPLIT_COLUMNS', 'MOOD_PROTOCOLS', 'task_splits', 'check_splits', 'make_splits', 'participant_folds',
-           'split_ids', 'clip_splits', 'TaskData', 'split_rows', 'split_arrays', 'paper_split', 'random_split',
-           'participant_split', 'mood_split']
+           'participant_strata', 'split_ids', 'clip_splits', 'TaskData', 'split_rows', 'split_arrays', 'paper_split',
+           'random_split', 'participant_split', 'mood_split']
 
 # %% ../../nbs/01a_splits.ipynb #3d79b882
 SPLITS = ('train', 'val', 'test')
@@ -82,6 +82,11 @@ def make_splits(labels:pd.DataFrame, # one row per participant: `id` and one 0/1
     return check_splits(splits), skipped
 
 # %% ../../nbs/01a_splits.ipynb #df5d7b06
+def _val_split(rest:np.ndarray, y:np.ndarray, val_frac:float, seed:int) -> tuple[np.ndarray, np.ndarray]:
+    "`(train, val)` of `rest`: stratified by `y`, or plain random where the cohort is too small to stratify."
+    try: return tuple(train_test_split(rest, test_size=val_frac, stratify=y, random_state=seed))
+    except ValueError: return tuple(train_test_split(rest, test_size=val_frac, random_state=seed))
+
 def participant_folds(labels:pd.DataFrame, # one row per participant: `id` and the task column (0/1/NA)
                       task:str, # e.g. 'depression'
                       *,
@@ -100,9 +105,17 @@ def participant_folds(labels:pd.DataFrame, # one row per participant: `id` and t
     rows = []
     for f, test in enumerate(tests):
         rest = np.setdiff1d(np.arange(len(ids)), test)
-        train, val = train_test_split(rest, test_size=val_frac, stratify=y[rest], random_state=derive_seed(seed, task, 'fold', f))
+        train, val = _val_split(rest, y[rest], val_frac, derive_seed(seed, task, 'fold', f))
         rows += [pd.DataFrame({'task': task, 'size': 'full', 'fold': f, 'split': s, 'id': np.sort(ids[i])}) for s, i in (('train', train), ('val', val), ('test', test))]
     return check_splits(pd.concat(rows, ignore_index=True))
+
+# %% ../../nbs/01a_splits.ipynb #d1a47a88
+def participant_strata(ids:np.ndarray, # participant of each row (window)
+                       y:np.ndarray, # 0/1 label of each row
+                      ) -> pd.DataFrame:
+    "One row per participant (sorted): `id` and `stratum`, their label, or 2 where their rows hold both labels."
+    per = pd.DataFrame({'id': np.asarray(ids).astype(str), 'y': np.asarray(y).astype(int)}).groupby('id').y.agg(['min', 'max'])
+    return pd.DataFrame({'id': per.index.to_numpy(), 'stratum': np.where(per['min'] == per['max'], per['max'], 2)})
 
 # %% ../../nbs/01a_splits.ipynb #495f3542
 def split_ids(splits:pd.DataFrame, # the splits table

@@ -13,8 +13,8 @@ from ..core import ConfigError, DataError, ModelError, save_torch
 # %% auto #0
 __all__ = ['PAT_SIZES', 'PAT_MODELS', 'PAT_LIMITS', 'PATConfig', 'pat_s', 'pat_m', 'pat_l', 'pat_h', 'patchify',
            'sincos_pos_embed', 'PatchEmbed', 'ConvPatchEmbed', 'MultiHeadAttention', 'TransformerBlock', 'PATEncoder',
-           'init_keras_defaults', 'random_permutation', 'unshuffle', 'mae_loss', 'PATMAE', 'PATClassifier', 'save_pat',
-           'check_pat_size', 'load_pat']
+           'init_keras_defaults', 'random_permutation', 'patch_order', 'unshuffle', 'mae_loss', 'PATMAE',
+           'PATClassifier', 'save_pat', 'check_pat_size', 'load_pat']
 
 # %% ../../nbs/10_pat.ipynb #a13c221a
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class ConvPatchEmbed(nn.Module):
         h = F.relu(self.conv1d_patch_embedding(x.reshape(B * N, 1, P)))   # [B*N, D, P]: no mixing across patches
         return h.mean(-1).view(B, N, -1)                                    # [B, N, D]
 
-# %% ../../nbs/10_pat.ipynb #8a145f07
+# %% ../../nbs/10_pat.ipynb #c05ce879
 class MultiHeadAttention(nn.Module):
     "Keras `MultiHeadAttention(num_heads, key_dim=embed_dim)`: every head projects embed_dim -> embed_dim."
     def __init__(self, embed_dim:int=96, num_heads:int=6):
@@ -106,8 +106,8 @@ class MultiHeadAttention(nn.Module):
         self.query, self.key, self.value = (nn.Linear(embed_dim, inner) for _ in range(3))
         self.attention_output = nn.Linear(inner, embed_dim)
 
-    def forward(self, x, return_attention:bool=False):
-        "x: [B, N, D] -> ([B, N, D], attention [B, heads, N, N] or None)."
+    def reference(self, x, return_attention:bool=False):
+        "Textbook attention, x: [B, N, D] -> ([B, N, D], attention [B, heads, N, N] or None)."
         B, N, D = x.shape
         q, k, v = (p(x).view(B, N, self.num_heads, -1).transpose(1, 2) for p in (self.query, self.key, self.value))  # [B, H, N, key_dim]
         if return_attention:
@@ -115,6 +115,56 @@ class MultiHeadAttention(nn.Module):
             out = attn @ v
         else: attn, out = None, F.scaled_dot_product_attention(q, k, v)
         return self.attention_output(out.transpose(1, 2).reshape(B, N, -1)), attn            # [B, N, D]
+
+    def folded(self):
+        "(A [D, H*D], u [H*D], M [H*D, D], c [D]): scaled scores (x A + u) x^T per head, output sum_h P_h x M_h + c."
+        H, D = self.num_heads, self.query.in_features
+        Wq, Wk, Wv = (p.weight.view(H, -1, D) for p in (self.query, self.key, self.value))   # [H, key_dim, D]
+        Wo = self.attention_output.weight.view(D, H, -1)                                      # [D, H, key_dim]
+        scale = Wq.shape[1] ** -0.5                                                           # Keras: 1/sqrt(key_dim)
+        A = torch.einsum('hki,hkj->ihj', Wq, Wk).reshape(D, -1) * scale
+        u = torch.einsum('hk,hkj->hj', self.query.bias.view(H, -1), Wk).reshape(-1) * scale
+        M = torch.einsum('hki,ohk->hio', Wv, Wo).reshape(-1, D)
+        c = torch.einsum('hk,ohk->o', self.value.bias.view(H, -1), Wo) + self.attention_output.bias
+        return A, u, M, c
+
+    def _folds(self):
+        "`folded()`; without autograd kept until a weight changes (compared by value, so no in-place update is missed)."
+        params = list(self.parameters())
+        if torch.is_grad_enabled() and any(p.requires_grad for p in params): return self.folded()
+        saved, folds = getattr(self, '_fold_cache', ((), None))
+        if len(saved) != len(params) or not all(a.shape == p.shape and a.dtype == p.dtype and a.device == p.device
+                                                and torch.equal(a, p) for a, p in zip(saved, params)):
+            with torch.no_grad(): saved, folds = [p.detach().clone() for p in params], self.folded()
+            self._fold_cache = (saved, folds)
+        return folds
+
+    def forward(self, x, return_attention:bool=False, shared_from:int|None=None):
+        "x: [B, N, D] -> ([B, N, D], attention or None); rows `shared_from:` of x must be the same in every sample."
+        if return_attention or not all(type(p) is nn.Linear for p in (self.query, self.key, self.value, self.attention_output)):
+            return self.reference(x, return_attention)
+        A, u, M, c = self._folds()
+        B, N, D = x.shape
+        n = N if shared_from is None or B == 1 else shared_from                     # one sample: nothing to share
+        q = torch.addmm(u, x[:, :n].reshape(-1, D), A).view(B, 1, -1, D)            # [B, 1, n*H, D]: rows (token, head)
+        y = F.scaled_dot_product_attention(q, x[:, None], x[:, None], scale=1.)     # flash kernel: no [n*H, N] matrix held
+        out = torch.addmm(c, y.view(B * n, -1), M).view(B, n, D)
+        if n == N: return out, None
+        return torch.cat([out, self._shared_rows(x[:, :n], x[0, n:], A, u, M, c)], 1), None
+
+    def _shared_rows(self, own, shared, A, u, M, c):
+        "Output [B, S, D] of the rows `shared` [S, D], the same in every sample, beside each sample's `own` [B, n, D]."
+        (B, n, D), S, H = own.shape, len(shared), self.num_heads
+        q = torch.addmm(u, shared, A).view(S * H, D)                                  # [S*H, D]
+        within = q @ shared.T                                                         # [S*H, S]: once per batch
+        lse = torch.logsumexp(within, -1)                                             # [S*H]
+        Mh = M.view(H, D, D)
+        shared_out = torch.bmm((torch.softmax(within, -1) @ shared).view(S, H, D).transpose(0, 1), Mh)   # [H, S, D]
+        to_own = (q @ own.reshape(-1, D).T).view(S * H, B, n).transpose(0, 1)         # [B, S*H, n]: one matrix product
+        p = torch.softmax(torch.cat([to_own, lse.expand(B, -1)[..., None]], -1), -1)  # [B, S*H, n + 1]
+        own_out = (own @ Mh.transpose(0, 1).reshape(D, -1)).view(B, n, H, D).transpose(1, 2).reshape(B, H * n, D)   # x_j M_h
+        return (torch.baddbmm(c, p[..., :n].reshape(B, S, H * n), own_out)           # the sample's own tokens
+                + torch.bmm(p[..., n].view(B, S, H).transpose(0, 1), shared_out.transpose(0, 1)).transpose(0, 1))   # the shared block
 
 # %% ../../nbs/10_pat.ipynb #4fb1bc98
 class TransformerBlock(nn.Module):
@@ -127,9 +177,9 @@ class TransformerBlock(nn.Module):
         self.norm2 = nn.LayerNorm(embed_dim, eps=1e-6)
         self.dropout = dropout
 
-    def forward(self, x, return_attention:bool=False):
-        "x: [B, N, D] -> ([B, N, D], attention [B, heads, N, N] or None)."
-        a, attn = self.attention(x, return_attention)
+    def forward(self, x, return_attention:bool=False, shared_from:int|None=None):
+        "x: [B, N, D] -> ([B, N, D], attention [B, heads, N, N] or None); `shared_from`: see `MultiHeadAttention`."
+        a, attn = self.attention(x, return_attention, shared_from)
         x = self.norm1(x + F.dropout(a, self.dropout, self.training))
         f = self.ff2(F.relu(self.ff1(x), inplace=True))
         return self.norm2(x + F.dropout(f, self.dropout, self.training)), attn
@@ -184,16 +234,22 @@ def random_permutation(num_patches:int, # patches per sample
     return torch.randperm(num_patches, generator=generator)
 
 # %% ../../nbs/10_pat.ipynb #209f45a2
+def patch_order(perm:torch.Tensor, # [N] the permutation: masked patches first, then the visible ones
+                num_visible:int, # encoded visible tokens at the front of [encoded visible | mask tokens]
+                ordering:str='official', # 'official' (Keras PAT) or 'standard' (MAE)
+               ) -> torch.Tensor:
+    "The patch each token of [encoded visible | mask tokens] goes to: token i to patch order[i]: [N]."
+    if ordering == 'official': return perm                     # Keras: argsort(perm) applied to [visible | mask]
+    if ordering == 'standard': return perm.roll(num_visible)   # [visible patches | masked patches]
+    raise ConfigError(f"ordering must be 'official' or 'standard', got {ordering!r}")
+
 def unshuffle(tokens:torch.Tensor, # [B, N, D] = [encoded visible | mask tokens]
               perm:torch.Tensor, # [N] the permutation: masked patches first, then the visible ones
               num_visible:int, # encoded visible tokens at the front of `tokens`
               ordering:str='official', # 'official' (Keras PAT) or 'standard' (MAE)
              ) -> torch.Tensor:
     "Tokens in patch order: [B, N, D]; token i goes to patch order[i]."
-    if ordering == 'official': order = perm                      # Keras: argsort(perm) applied to [visible | mask]
-    elif ordering == 'standard': order = perm.roll(num_visible)  # [visible patches | masked patches]
-    else: raise ConfigError(f"ordering must be 'official' or 'standard', got {ordering!r}")
-    return tokens[:, torch.argsort(order)]
+    return tokens[:, torch.argsort(patch_order(perm, num_visible, ordering))]
 
 # %% ../../nbs/10_pat.ipynb #a5c0dbec
 def mae_loss(x:torch.Tensor, # [B, L] the standardised minutes
@@ -234,16 +290,22 @@ class PATMAE(nn.Module):
         mask = torch.ones(N, device=x.device).index_fill_(0, visible, 0.)
         return self.encoder.forward_tokens(h), mask, perm
 
+    def _decoder_tokens(self, latent, order):
+        "[encoded visible | mask tokens] + the positions of their patches `order`: [B, N, D], token order."
+        B, n_visible, D = latent.shape
+        tokens = torch.cat([latent, self.mask_token.expand(B, len(order) - n_visible, D)], dim=1)   # Keras concat_layer
+        return tokens + self.encoder.pos_table(len(order))[order]                                  # positions added again
+
     def decoder_input(self, latent, perm, ordering:str='official'):
         "latent: [B, n_visible, D], perm: [N] -> mask tokens appended, patch order, positions added: [B, N, D]."
-        B, n_visible, D = latent.shape
-        tokens = torch.cat([latent, self.mask_token.expand(B, len(perm) - n_visible, D)], dim=1)   # Keras concat_layer
-        return unshuffle(tokens, perm, n_visible, ordering) + self.encoder.pos_table(len(perm))   # positions added again
+        order = patch_order(perm, latent.shape[1], ordering)
+        return self._decoder_tokens(latent, order)[:, torch.argsort(order)]
 
     def forward_decoder(self, latent, perm, ordering:str='official'):
-        "latent: [B, n_visible, D], perm: [N] -> pred [B, N, patch_size]."
-        h, _ = self.decoder(self.decoder_input(latent, perm, ordering))
-        return torch.tanh(self.decoder_dense(h)) * 2          # Keras: Dense(patch_size, activation='tanh') * 2
+        "latent: [B, n_visible, D], perm: [N] -> pred [B, N, patch_size] (patch order)."
+        order = patch_order(perm, latent.shape[1], ordering)
+        h, _ = self.decoder(self._decoder_tokens(latent, order), shared_from=latent.shape[1])   # mask-token rows: same in every sample
+        return (torch.tanh(self.decoder_dense(h)) * 2)[:, torch.argsort(order)]                # Keras: Dense(patch_size, activation='tanh') * 2
 
     def forward_loss(self, x, pred, mask, masked_only:bool=False):
         "MSE of `pred` [B, N, patch_size] against x: [B, L]; see `mae_loss`."

@@ -57,11 +57,12 @@ def attention_profile(encoder:PATEncoder, # the encoder to explain
 
 # %% ../../nbs/12_pat_infer.ipynb #e8332557
 def forward_flops(cfg:PATConfig, # the model's configuration
+                  folded:bool=False, # count the folded attention's two projections instead of the textbook four
                  ) -> int:
     "FLOPs of one encoder forward pass on a sample of `cfg.input_size` minutes."
     N, P, D, H, F = cfg.num_patches, cfg.patch_size, cfg.embed_dim, cfg.num_heads, cfg.ff_dim
     embed = 2 * N * P * D * (3 if cfg.conv else 1)
-    block = 3 * 2 * N * D * H * D + 2 * 2 * H * N * N * D + 2 * N * H * D * D + 2 * 2 * N * D * F
+    block = (2 if folded else 4) * 2 * N * D * H * D + 2 * 2 * H * N * N * D + 2 * 2 * N * D * F
     return embed + cfg.num_layers * block
 
 # %% ../../nbs/12_pat_infer.ipynb #5f387108

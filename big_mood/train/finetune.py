@@ -11,6 +11,7 @@ from sklearn.metrics import roc_auc_score
 from ..core import ConfigError, DataError, derive_seed
 from ..models.pat import PATClassifier, PATConfig, PATEncoder, load_pat
 from .loop import fit
+from .tracking import epoch_tracker
 
 # %% auto #0
 __all__ = ['MODES', 'LORA_TARGETS', 'RUN_COLUMNS', 'pos_weight', 'weighted_bce', 'classifier_from', 'prepare', 'trainable',
@@ -123,6 +124,7 @@ def finetune(model:PATClassifier, # from `classifier_from`
              features:tuple|None=None, # linear mode: precomputed (train, val) pooled features of this encoder
              seed:int=0, # batch order and dropout
              log=print,
+             tracker=None, # `fit`'s per-epoch tracker of the main stage (the warm-up is not tracked)
              **lora, # lora_r, lora_alpha, lora_dropout
             ) -> tuple[PATClassifier, list[dict]]:
     "Fine-tune `model` in `mode`; the plain classifier with its best validation-AUC weights, and the history."
@@ -146,7 +148,7 @@ def finetune(model:PATClassifier, # from `classifier_from`
         evaluate = lambda m: _auc(y_val, predict_proba(m, x_val))
     opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=lr)
     history += fit(net, step, evaluate, opt, n_train=len(yt), epochs=epochs, batch_size=batch_size, patience=patience,
-                   plateau_patience=plateau_patience, min_lr=min_lr, maximize=True, seed=seed, device=device, log=log)
+                   plateau_patience=plateau_patience, min_lr=min_lr, maximize=True, seed=seed, device=device, log=log, tracker=tracker)
     return _unwrap(net).requires_grad_(True), history
 
 # %% ../../nbs/32_finetune.ipynb #996617ca
@@ -159,6 +161,8 @@ def finetune_runs(data:dict, # {'train', 'val', 'test'}: TaskData (x, valid, y, 
                   seeds:list[int], # one fine-tuning per seed
                   cfg:PATConfig|None=None, # architecture of random runs (default: the pretrained one)
                   device:torch.device=torch.device('cpu'),
+                  live=None, # a DVCLive run (`big_mood.train.tracking.live_run`): each run's curves under `{prefix}{init}_{mode}/seed{seed}/`
+                  prefix:str='', # put before each run's metric names
                   **settings, # `finetune` settings: lr, epochs, batch_size, patience, warmup_epochs, lora_r, ...
                  ) -> tuple[pd.DataFrame, dict]:
     "Predictions (columns `RUN_COLUMNS`) for the val and test splits, and `{(init, mode, seed): (model, history)}`."
@@ -176,7 +180,7 @@ def finetune_runs(data:dict, # {'train', 'val', 'test'}: TaskData (x, valid, y, 
                 feats = feats or {k: pooled_features(model.encoder, data[k].x) for k in ('train', 'val', 'test')}
             use = (feats['train'], feats['val']) if mode == 'linear' and init == 'pretrained' else None
             model, hist = finetune(model, data['train'].x, data['train'].y, data['val'].x, data['val'].y, mode=mode,
-                                   features=use, seed=seed, **settings)
+                                   features=use, seed=seed, tracker=epoch_tracker(live, f'{prefix}{init}_{mode}/seed{seed}/'), **settings)
             models[(init, mode, seed)] = (model, hist)
             for split in ('val', 'test'):
                 d = data[split]

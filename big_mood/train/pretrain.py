@@ -11,7 +11,9 @@ from sklearn.preprocessing import StandardScaler
 from ..core import ConfigError, DataError, derive_seed, provenance, resolve_device, seed_everything, writable_folder, write_json
 from ..data.weeks import STANDARDIZE_MODES, Weeks, read_weeks, week_cohorts
 from ..models.pat import PAT_SIZES, PATConfig, PATMAE, save_pat
+from ..models.registry import data_hashes, register_model
 from .loop import fit, init_distributed
+from .tracking import epoch_tracker, live_run
 
 # %% auto #0
 __all__ = ['PRETRAIN_FILES', 'pretrain_arrays', 'subsample_weeks', 'mae_step', 'mae_val_loss', 'pretrain_mae', 'reconstruct',
@@ -104,6 +106,7 @@ def pretrain_mae(x_train:np.ndarray, # [n, L] standardised training weeks
                  device:torch.device=torch.device('cpu'),
                  checkpoint:str|Path|None=None, # resume from / save to this file every epoch
                  log=print,
+                 tracker=None, # `fit`'s per-epoch tracker (e.g. `epoch_tracker(live)`)
                 ) -> tuple[PATMAE, list[dict]]:
     "Train a `PATMAE` on the weeks; the model with its best validation weights, and the history."
     if not 0 < mask_ratio < 1: raise ConfigError(f"pretrain: mask_ratio must be in (0, 1), got {mask_ratio}")
@@ -116,7 +119,7 @@ def pretrain_mae(x_train:np.ndarray, # [n, L] standardised training weeks
     history = fit(model, mae_step(xt, mask_ratio=mask_ratio, ordering=ordering, device=device),
                   lambda m: mae_val_loss(m, xv, mask_ratio=mask_ratio, ordering=ordering, batch_size=batch_size, seed=seed, device=device),
                   opt, n_train=len(xt), epochs=epochs, batch_size=batch_size, patience=patience, plateau_patience=plateau_patience,
-                  min_lr=min_lr, checkpoint=checkpoint, seed=seed, device=device, log=log, run_settings=settings)
+                  min_lr=min_lr, checkpoint=checkpoint, seed=seed, device=device, log=log, tracker=tracker, run_settings=settings)
     return model, history
 
 # %% ../../nbs/31_pretrain.ipynb #2bf8207b
@@ -159,6 +162,8 @@ def pretrain_run(weeks:str|Path, # week table parquet or folder of them (`write_
                  patience:int=250, plateau_patience:int=75, min_lr:float=1e-4, # (paper: 250, 75, 1e-4 for S/M)
                  seed:int=0, # `base.seed`
                  device:str='auto', # auto | cpu | cuda[:N]
+                 live_dir:str|Path|None=None, # DVCLive folder for the per-epoch curves (None: no tracking)
+                 registry:str|Path|None=None, # model registry to add mae.pt to (None: not registered)
                  log=print, # where progress lines go
                 ) -> dict:
     "Pretrain PAT on a week table and save `out/mae.pt` and `out/mae.json`; model, history, arrays and metadata."
@@ -181,9 +186,10 @@ def pretrain_run(weeks:str|Path, # week table parquet or folder of them (`write_
     arrays = pretrain_arrays(table, val_frac=val_frac, standardize=standardize, seed=seed)
     cfg = PAT_SIZES[size](conv=conv)
     out.mkdir(parents=True, exist_ok=True)
-    model, history = pretrain_mae(arrays['train'][0], arrays['val'][0], cfg, lr=lr, epochs=epochs, batch_size=batch_size, patience=patience,
-                                  plateau_patience=plateau_patience, min_lr=min_lr, mask_ratio=mask_ratio, ordering=ordering, seed=seed,
-                                  device=dev, checkpoint=out/'mae.ckpt.pt', log=log)
+    with live_run(live_dir) as live:
+        model, history = pretrain_mae(arrays['train'][0], arrays['val'][0], cfg, lr=lr, epochs=epochs, batch_size=batch_size, patience=patience,
+                                      plateau_patience=plateau_patience, min_lr=min_lr, mask_ratio=mask_ratio, ordering=ordering, seed=seed,
+                                      device=dev, checkpoint=out/'mae.ckpt.pt', log=log, tracker=epoch_tracker(live))
     meta = {'weeks': Path(weeks).as_posix(), 'cohorts': sorted(table.meta['cohort'].unique()), 'n_train': len(arrays['train'][0]),
             'n_val': len(arrays['val'][0]), 'participants': int(table.meta['id'].nunique()),
             'settings': dict(size=size, conv=conv, max_weeks=max_weeks, standardize=standardize, val_frac=val_frac, mask_ratio=mask_ratio,
@@ -193,5 +199,7 @@ def pretrain_run(weeks:str|Path, # week table parquet or folder of them (`write_
     if rank == 0:
         save_pat(model, out/'mae.pt', meta)
         write_json(out/'mae.json', meta)
+        if registry: register_model(out/'mae.pt', name=f"pat_{size.lower()}{'_conv' if conv else ''}_m{round(mask_ratio * 100)}_{ordering}", kind='pat_pretrained',
+                                    registry=registry, data=data_hashes(weeks), metrics={'best_val_loss': round(min(h['val'] for h in history), 5)})
         (out/'mae.ckpt.pt').unlink(missing_ok=True)   # finished: a later run starts afresh
     return {'model': model, 'history': history, 'arrays': arrays, 'metadata': meta}

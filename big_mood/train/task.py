@@ -13,8 +13,10 @@ from ..data.labels import label_column
 from ..data.splits import clip_splits, split_arrays, split_rows, task_splits
 from ..data.weeks import STANDARDIZE_MODES, read_weeks
 from ..models.pat import load_pat, save_pat
+from ..models.registry import data_hashes, register_model, registered_name
 from .baselines import baseline_runs
 from .finetune import MODES, finetune_runs
+from .tracking import live_run
 
 # %% auto #0
 __all__ = ['task_labels', 'finetune_task']
@@ -95,6 +97,8 @@ def finetune_task(weeks:str|Path, # week table parquet or folder of them
                   save_models:bool=True, # write every fine-tuned model
                   seed:int=0, # `base.seed`: drawn splits, clipping
                   device:str='auto', # auto | cpu | cuda[:N]
+                  live_dir:str|Path|None=None, # DVCLive folder for the per-epoch curves of every run (None: no tracking)
+                  registry:str|Path|None=None, # model registry to add the saved models to (None: not registered)
                   log=print, # where progress lines go
                  ) -> dict:
     "Fine-tune every run of one task and write its predictions, models and metadata; the predictions, curves and counts."
@@ -124,30 +128,33 @@ def finetune_task(weeks:str|Path, # week table parquet or folder of them
     task_sizes = [str(s) for s in (sizes or sorted(parts['size'].unique()))]
     if unknown := sorted(set(task_sizes) - set(parts['size'])): raise ConfigError(f"finetune: sizes {unknown} not in the splits of {task} (have: {sorted(parts['size'].unique())})")
     out.mkdir(parents=True, exist_ok=True)
-    preds, curves, counts, standardisation = [], [], [], {}
-    for size in task_sizes:
-        for fold in sorted(parts.loc[parts['size'] == size, 'fold'].unique()):
-            part = clip_splits(parts, table, task, size=size, fold=fold, max_train=max_train, max_eval=max_eval, seed=seed)
-            data = split_arrays(week_table, table, part, task, size=size, fold=fold, standardize=standardize)
-            rows = split_rows(week_table, part, task, size=size, fold=fold)
-            train = week_table.minutes[rows['train']]
-            standardisation[(size, fold)] = {'mean': train.mean(0), 'scale': np.where(train.std(0) > 0, train.std(0), 1.0)}
-            counts += [{'size': size, 'fold': int(fold), 'split': s, 'participants': len(set(d.ids)), 'weeks': len(d.ids), 'positives': int(pd.Series(d.y, d.ids).groupby(level=0).first().sum())}
-                       for s, d in data.items()]
-            for init, mode in runs:
-                pred, models = finetune_runs(data, weights=pretrained, runs=[(init, mode)], seeds=list(_per_mode(seeds, mode, init, 'seeds')), cfg=cfg, device=dev,
-                                             lr=_per_mode(lr, mode, init, 'lr'), epochs=_per_mode(epochs, mode, init, 'epochs'), patience=patience,
-                                             batch_size=batch_size, warmup_epochs=warmup_epochs, lora_r=lora_r, lora_alpha=lora_alpha, log=log)
-                preds.append(pred.assign(task=task, size=size, fold=int(fold)))
-                for (i, m, s), (model, hist) in models.items():
-                    curves += [{**h, 'size': size, 'fold': int(fold), 'init': i, 'mode': m, 'seed': s} for h in hist]
-                    if save_models:
-                        save_pat(model, finetune_model_path(out, size=size, fold=fold, init=i, mode=m, seed=s),
-                                 {'task': task, 'label': label or task, 'size': size, 'fold': int(fold), 'init': i, 'mode': m, 'seed': s,
-                                  'standardize': standardize, 'history': hist, **provenance(s, device)})
-            if baseline:
-                raw = {k: (week_table.minutes[r], week_table.valid[r], data[k].y, data[k].ids) for k, r in rows.items()}
-                preds.append(baseline_runs(raw).assign(task=task, size=size, fold=int(fold)))
+    preds, curves, counts, standardisation, saved = [], [], [], {}, []
+    with live_run(live_dir) as live:
+        for size in task_sizes:
+            for fold in sorted(parts.loc[parts['size'] == size, 'fold'].unique()):
+                part = clip_splits(parts, table, task, size=size, fold=fold, max_train=max_train, max_eval=max_eval, seed=seed)
+                data = split_arrays(week_table, table, part, task, size=size, fold=fold, standardize=standardize)
+                rows = split_rows(week_table, part, task, size=size, fold=fold)
+                train = week_table.minutes[rows['train']]
+                standardisation[(size, fold)] = {'mean': train.mean(0), 'scale': np.where(train.std(0) > 0, train.std(0), 1.0)}
+                counts += [{'size': size, 'fold': int(fold), 'split': s, 'participants': len(set(d.ids)), 'weeks': len(d.ids), 'positives': int(pd.Series(d.y, d.ids).groupby(level=0).first().sum())}
+                           for s, d in data.items()]
+                for init, mode in runs:
+                    pred, models = finetune_runs(data, weights=pretrained, runs=[(init, mode)], seeds=list(_per_mode(seeds, mode, init, 'seeds')), cfg=cfg, device=dev,
+                                                 lr=_per_mode(lr, mode, init, 'lr'), epochs=_per_mode(epochs, mode, init, 'epochs'), patience=patience,
+                                                 batch_size=batch_size, warmup_epochs=warmup_epochs, lora_r=lora_r, lora_alpha=lora_alpha, log=log,
+                                                 live=live, prefix=f'{size}/fold{fold}/')
+                    preds.append(pred.assign(task=task, size=size, fold=int(fold)))
+                    for (i, m, s), (model, hist) in models.items():
+                        curves += [{**h, 'size': size, 'fold': int(fold), 'init': i, 'mode': m, 'seed': s} for h in hist]
+                        if save_models:
+                            saved.append((finetune_model_path(out, size=size, fold=fold, init=i, mode=m, seed=s), i, hist))
+                            save_pat(model, saved[-1][0],
+                                     {'task': task, 'label': label or task, 'size': size, 'fold': int(fold), 'init': i, 'mode': m, 'seed': s,
+                                      'standardize': standardize, 'history': hist, **provenance(s, device)})
+                if baseline:
+                    raw = {k: (week_table.minutes[r], week_table.valid[r], data[k].y, data[k].ids) for k, r in rows.items()}
+                    preds.append(baseline_runs(raw).assign(task=task, size=size, fold=int(fold)))
     pred = pd.concat(preds, ignore_index=True)[['task', 'size', 'fold', 'init', 'mode', 'seed', 'split', 'id', 'y', 'prob']]
     with atomic_write(out/'predictions.parquet') as tmp: pred.to_parquet(tmp, index=False)
     save_torch({f'{s}_fold{f}': {k: torch.as_tensor(v, dtype=torch.float32) for k, v in st.items()} for (s, f), st in standardisation.items()}, out/'standardize.pt')
@@ -158,4 +165,10 @@ def finetune_task(weeks:str|Path, # week table parquet or folder of them
                              warmup_epochs=warmup_epochs, lora_r=lora_r, lora_alpha=lora_alpha, test_frac=test_frac, val_frac=val_frac),
             'counts': counts, 'curves': curves, **provenance(seed, device)}
     write_json(out/'metadata.json', meta)
+    if registry:
+        parent = (registered_name(pretrained, registry) or Path(pretrained).stem) if pretrained else None
+        for path, init, hist in saved:
+            register_model(path, name=f"{parent if init == 'pretrained' else 'pat_random'}_{task}_{path.stem}_finetuned", kind='pat_finetuned',
+                           registry=registry, parent=pretrained if init == 'pretrained' else None, data={**data_hashes(weeks), **data_hashes(labels_path)}, task=label or task,
+                           metrics={'best_val_auc': round(max(h['val'] for h in hist), 4)})
     return {'predictions': pred, 'curves': pd.DataFrame(curves), 'counts': pd.DataFrame(counts), 'metadata': meta}
