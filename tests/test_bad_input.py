@@ -369,6 +369,29 @@ def inputs(tmp_path_factory):
     (d / 'export_other.xml').write_text('<?xml version="1.0"?>\n<svg></svg>\n')
     (d / 'export_no_records.xml').write_text('<?xml version="1.0"?>\n<HealthData locale="en_US"><ExportDate value="2024-01-01 00:00:00 +0000"/></HealthData>\n')
     (d / 'export_binary.xml').write_bytes(bytes(range(256)) * 8)
+    # --- a tiny synthetic EEG cohort and its primary dataset; registries
+    from big_mood.data.eeg import build_primary
+    from big_mood.data.synthetic_eeg import synth_eeg_cohort
+    table = synth_eeg_cohort(d / 'eeg', n_participants=4, seconds=30, seed=0)
+    build_primary(table, d / 'eeg_primary', parent_window_s=20.0)
+    primary = next((d / 'eeg_primary').glob('*primary_dataset.parquet'))
+    shutil.copyfile(primary, d / 'primary.parquet')
+    (d / 'primary_truncated.parquet').write_bytes(primary.read_bytes()[:len(primary.read_bytes()) // 2])
+    ptab = pd.read_csv(table)
+    for name, change in {'missing_col': lambda t: t.drop(columns='remission'), 'absent_file': lambda t: t.assign(file=['nosuch.csv'] + list(t.file[1:])),
+                         'traversal': lambda t: t.assign(file=['../../../../etc/passwd'] + list(t.file[1:])),
+                         'remission_2': lambda t: t.assign(remission=[2] + list(t.remission[1:])), 'hostile_id': lambda t: t.assign(participant=['a\nb'] + list(t.participant[1:])),
+                         'sfreq_negative': lambda t: t.assign(sfreq=-256.0), 'empty': lambda t: t.iloc[:0],
+                         'text_file': lambda t: t.assign(file=['notes.csv'] + list(t.file[1:]))}.items():
+        change(ptab.copy()).to_csv(d / 'eeg' / f'participants_{name}.csv', index=False)
+    (d / 'eeg' / 'notes.csv').write_text('hello\n')
+    (d / 'eeg' / 'participants_binary.csv').write_bytes(bytes(range(256)) * 8)
+    (d / 'config_bad.yaml').write_text('eeg: [unclosed\n')
+    (d / 'config_unknown.yaml').write_text('eeg:\n  colour: red\nmamba_eeg:\n  colour: red\n')
+    (d / 'registry_text.json').write_text('not json')
+    (d / 'registry_no_models.json').write_text('{"x": 1}')
+    (d / 'registry_partial.json').write_text('{"models": {"m.pt": {"kind": "mamba_eeg_pretrained"}}}')
+    (d / 'registry_list.json').write_text('{"models": {"m.pt": [1, 2]}}')
     return d
 
 
@@ -688,6 +711,61 @@ case('serve', 'users-absent', serve('--users', '{in}/absent'), 'absent')
 case('serve', 'users-is-a-file', serve('--users', '{in}/weeks.npy'), 'weeks.npy')
 case('serve', 'state-is-a-file', ['serve', '--models', '{in}/population', '--state', '{w}/existing.txt'], 'existing.txt')
 case('serve', 'state-in-readonly-folder', ['serve', '--models', '{in}/population', '--state', '{w}/readonly/state'], 'readonly', needs_non_root=True)
+
+# --- eeg
+def eeg_primary(participants='{in}/eeg/participants.csv', out='{w}/primary', *extra): return ['eeg', 'primary', '--participants', participants, '--out', out, *extra]
+for name, words in {'missing_col': ['remission'], 'absent_file': ['nosuch.csv'], 'traversal': ['passwd'], 'remission_2': ['remission'],
+                    'hostile_id': ['participant'], 'sfreq_negative': ['sfreq'], 'empty': ['participants_empty.csv'],
+                    'text_file': ['notes.csv'], 'binary': ['participants_binary.csv']}.items():
+    case('eeg', f'primary-participants-{name}', eeg_primary(f'{{in}}/eeg/participants_{name}.csv'), *words)
+case('eeg', 'primary-participants-absent', eeg_primary('{in}/absent.csv'), 'absent.csv')
+case('eeg', 'primary-config-absent', eeg_primary('{in}/eeg/participants.csv', '{w}/primary', '--config', '{in}/absent.yaml'), 'absent.yaml')
+case('eeg', 'primary-config-bad-yaml', eeg_primary('{in}/eeg/participants.csv', '{w}/primary', '--config', '{in}/config_bad.yaml'), 'config_bad.yaml')
+case('eeg', 'primary-config-unknown-key', eeg_primary('{in}/eeg/participants.csv', '{w}/primary', '--config', '{in}/config_unknown.yaml'), 'colour')
+case('eeg', 'primary-config-no-section', eeg_primary('{in}/eeg/participants.csv', '{w}/primary', '--config', '{in}/config_unknown.yaml', '--section', 'nosuch'), 'nosuch')
+out_cases('eeg-primary', lambda out: eeg_primary(out=out))
+def eeg_synth(out='{w}/cohort', *extra): return ['eeg', 'synth', '--out', out, '--participants', '2', '--seconds', '20', *extra]
+for opt, values in {'--participants': ('0', '-1', 'x', '1000000000'), '--seconds': ('0', 'nan', 'inf', '1e9'), '--sessions': ('0', 'x', '1000000'),
+                    '--seed': ('-1', 'x')}.items():
+    for v in values: case('eeg', f'synth{opt}-{v}', [*eeg_synth(), opt, v], opt if v in ('0', '-1', 'x', 'nan', 'inf') and opt != '--seed' or v == 'x' else '')
+out_cases('eeg-synth', lambda out: eeg_synth(out))
+def muse_table(out='{w}/muse.csv', *extra): return ['eeg', 'muse-table', '--out', out, *extra]
+case('eeg', 'muse-table-dir-absent', muse_table('{w}/muse.csv', '--muse-dir', '{in}/absent'), 'absent')
+case('eeg', 'muse-table-dir-is-a-file', muse_table('{w}/muse.csv', '--muse-dir', '{in}/weeks.npy'), 'weeks.npy')
+case('eeg', 'muse-table-dir-empty', muse_table('{w}/muse.csv', '--muse-dir', '{in}/empty_dir'), 'empty_dir')
+case('eeg', 'muse-table-task-unknown', muse_table('{w}/muse.csv', '--tasks', 'dream'), '--tasks')
+out_cases('eeg-muse-table', lambda out: muse_table(out, '--muse-dir', '{in}/empty_dir'), '.csv')
+for action in ('pretrain', 'finetune'):
+    def train(*extra, action=action, primary='{in}/primary.parquet', models='{w}/eeg_models'):
+        return ['eeg', action, '--primary', primary, '--models-dir', models, *(['--out', '{w}/ft'] if action == 'finetune' else []),
+                '--epochs', '1', '--batch-size', '4', '--threads', '1', '--device', 'cpu', *extra]
+    for name, words in {'absent.parquet': ['absent.parquet'], 'primary_truncated.parquet': ['primary_truncated.parquet'], 'weeks/toy.parquet': ['toy.parquet'],
+                        'text.parquet': ['text.parquet'], 'weeks.npy': ['weeks.npy']}.items():
+        case('eeg', f'{action}-primary-{name.split("/")[-1].split(".")[0]}', train(primary=f'{{in}}/{name}'), *words)
+    opts = {'--mask-ratio': ('0', '1', '1.5', 'nan', '-0.1'), '--lr': ('nan', '0', '-1'), '--epochs': ('0', '-1'), '--batch-size': ('0',), '--patience': ('0',),
+            '--val-frac': ('-1', '1', 'nan'), '--warmup-epochs': ('-1',), '--clip-grad-norm': ('-1', 'nan'), '--weight-decay': ('-1', 'nan'),
+            '--threads': ('-1', '100000'), '--seed': ('-1',), '--device': ('tpu',), '--d-model': ('0', '-8'), '--num-layers': ('0',)}
+    if action == 'pretrain': opts |= {'--patch-size': ('0', '-1', '7'), '--d-state': ('0',), '--headdim': ('0', '5'), '--chunk-size': ('0',)}
+    else: opts |= {'--test-frac': ('-1', '0', '1', 'nan'), '--dropout': ('-0.1', '1', 'nan'), '--C': ('0', 'nan')}
+    for opt, values in opts.items():
+        for v in values:
+            argparse_refuses = opt in ('--lr', '--epochs', '--batch-size', '--patience', '--C') and v in ('nan', '0', '-1')
+            case('eeg', f'{action}{opt}-{v}', train(opt, v), opt if argparse_refuses else opt[2:].replace('-', '_').replace('d_state', 'd_state'))
+    case('eeg', f'{action}-config-bad-yaml', train('--config', '{in}/config_bad.yaml'), 'config_bad.yaml')
+    case('eeg', f'{action}-config-unknown-key', train('--config', '{in}/config_unknown.yaml'), 'colour')
+    case('eeg', f'{action}-registry-is-a-folder', train('--registry', '{w}/existing'), 'existing')
+    case('eeg', f'{action}-live-dir-is-a-file', train('--live-dir', '{w}/existing.txt'), 'existing.txt')
+    case('eeg', f'{action}-models-dir-is-a-file', train(models='{w}/existing.txt'), 'existing.txt')
+    case('eeg', f'{action}-models-dir-readonly', train(models='{w}/readonly/m'), 'readonly', needs_non_root=True)
+case('eeg', 'finetune-models-dir-empty', ['eeg', 'finetune', '--primary', '{in}/primary.parquet', '--models-dir', '{in}/empty_dir', '--out', '{w}/ft', '--arms', 'pretrained'], 'empty_dir')
+out_cases('eeg-finetune', lambda out: ['eeg', 'finetune', '--primary', '{in}/primary.parquet', '--models-dir', '{in}/empty_dir', '--out', out])
+
+# --- models list
+for name, words in {'registry_text.json': ['registry_text.json'], 'registry_no_models.json': ['registry_no_models.json'],
+                    'registry_partial.json': ['registry_partial.json'], 'registry_list.json': ['registry_list.json'], 'empty_dir': ['empty_dir']}.items():
+    case('models', f'list-registry-{name.split(".")[0]}', ['models', 'list', '--registry', f'{{in}}/{name}'], *words)
+case('models', 'list-lineage-unknown', ['models', 'list', '--registry', '{in}/registry_partial.json', '--lineage', 'nosuch.pt'], 'nosuch.pt')
+case('models', 'list-lineage-hostile', ['models', 'list', '--registry', '{in}/registry_partial.json', '--lineage', 'a\x1b[2Jb'], 'no model')
 
 # --- the parser itself
 case('cli', 'no-command', [], 'COMMAND')
