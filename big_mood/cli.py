@@ -10,14 +10,14 @@ from .core import BigMoodError, ConfigError, project_root
 
 # %% auto #0
 __all__ = ['PAT_SIZE_NAMES', 'PRETRAIN_OPTIONS', 'FT_OPTIONS', 'EEG_MODEL_OPTIONS', 'EEG_TRAIN_OPTIONS', 'EEG_FINETUNE_OPTIONS',
-           'EEG_MODEL_HELP', 'DRIFT_OPTIONS', 'SERVE_OPTIONS', 'SERVE_SETTINGS', 'given', 'positive',
-           'parse_assignments', 'cmd_stage', 'add_stage', 'cmd_weights_convert', 'add_weights', 'cmd_pat_embed',
-           'add_pat', 'cmd_features', 'add_features', 'cmd_apple_read', 'add_apple', 'cmd_sleep_score', 'add_sleep',
-           'cmd_xgb_import', 'cmd_xgb_predict', 'add_xgb', 'cmd_nhanes_synth', 'cmd_nhanes_weeks', 'add_nhanes',
-           'cmd_pretrain', 'add_pretrain', 'cmd_ft_task', 'add_ft_task', 'cmd_eeg_primary', 'cmd_eeg_synth',
-           'cmd_eeg_muse_table', 'eeg_model_options', 'cmd_eeg_pretrain', 'cmd_eeg_finetune', 'add_eeg',
-           'cmd_models_list', 'add_models', 'cmd_drift', 'add_drift', 'cmd_serve', 'add_serve', 'build_parser',
-           'one_line', 'main']
+           'EEG_MODEL_HELP', 'DRIFT_OPTIONS', 'SERVE_OPTIONS', 'SERVE_SETTINGS', 'given', 'positive', 'output_file',
+           'output_folder', 'not_an_input', 'parse_assignments', 'cmd_stage', 'add_stage', 'cmd_weights_convert',
+           'add_weights', 'cmd_pat_embed', 'add_pat', 'cmd_features', 'add_features', 'cmd_apple_read', 'add_apple',
+           'cmd_sleep_score', 'add_sleep', 'cmd_xgb_import', 'cmd_xgb_predict', 'add_xgb', 'cmd_nhanes_synth',
+           'cmd_nhanes_weeks', 'add_nhanes', 'cmd_pretrain', 'add_pretrain', 'cmd_ft_task', 'add_ft_task',
+           'cmd_eeg_primary', 'cmd_eeg_synth', 'cmd_eeg_muse_table', 'eeg_model_options', 'cmd_eeg_pretrain',
+           'cmd_eeg_finetune', 'add_eeg', 'cmd_models_list', 'add_models', 'cmd_drift', 'add_drift', 'cmd_serve',
+           'add_serve', 'build_parser', 'one_line', 'main']
 
 # %% ../nbs/61_cli.ipynb #6658fce1
 def given(args:argparse.Namespace, # parsed arguments
@@ -35,6 +35,32 @@ def positive(kind):
         return value
     parse.__name__ = f'positive {kind.__name__}'
     return parse
+
+def output_file(suffix:str):
+    "An argparse type: the path of a `suffix` file that can be created or replaced (checked before any work)."
+    from big_mood.core import writable_file
+    def parse(text:str):
+        if Path(text).suffix != suffix: raise argparse.ArgumentTypeError(f"{text}: give a {suffix} file")
+        try: return str(writable_file(text))
+        except ConfigError as e: raise argparse.ArgumentTypeError(str(e)) from None
+    parse.__name__ = f'{suffix} file'
+    return parse
+
+def output_folder(text:str) -> str:
+    "An argparse type: the path of a folder that is, or can be created as, writable (checked before any work)."
+    from big_mood.core import writable_folder
+    try: return str(writable_folder(text))
+    except ConfigError as e: raise argparse.ArgumentTypeError(str(e)) from None
+
+def not_an_input(args:argparse.Namespace, # parsed arguments
+                 out:str, # the output option (attribute name)
+                 *inputs:str, # the input options it must not overwrite
+                ):
+    "Refuse an output file that is one of the command's input files."
+    for name in inputs:
+        o, i = Path(getattr(args, out)), Path(getattr(args, name))
+        if o.is_file() and i.is_file() and o.samefile(i):
+            raise ConfigError(f"--{out.replace('_', '-')} {o} is the --{name.replace('_', '-')} file: give another file name")
 
 # %% ../nbs/61_cli.ipynb #cc4795ba
 def parse_assignments(items:list[str]) -> dict:
@@ -86,7 +112,7 @@ def add_weights(sub):
     c.add_argument('--h5', required=True, help='the Keras weights file: PAT-L_21k_weights.h5 for work on NHANES 2013-14 (the 29k weights were pretrained on 2013-14 itself)')
     c.add_argument('--size', required=True, choices=PAT_SIZE_NAMES, help='PAT size the file holds')
     c.add_argument('--conv', action='store_true', help='PAT Conv variant (Conv1D patch embedding)')
-    c.add_argument('--out', required=True, help='the .pt file to write')
+    c.add_argument('--out', required=True, type=output_file('.pt'), help='the .pt file to write')
     c.set_defaults(func=cmd_weights_convert)
 
 # %% ../nbs/61_cli.ipynb #d2c41872
@@ -101,7 +127,7 @@ def add_pat(sub):
     e = p.add_parser('embed', help='weeks (.npy, weeks x 10080) -> sequence, pooled [, prob] (.npz)')
     e.add_argument('--weights', required=True, help='a PAT .pt (from `big-mood weights convert`)')
     e.add_argument('--input', required=True, help='.npy array of standardised weeks, shape (weeks, 10080)')
-    e.add_argument('--output', required=True, help='.npz file to write')
+    e.add_argument('--output', required=True, type=output_file('.npz'), help='.npz file to write')
     e.add_argument('--batch-size', type=positive(int), default=64, help='weeks per forward pass')
     e.add_argument('--device', default='auto', help='auto | cpu | cuda')
     e.add_argument('--precision', default='fp32', choices=['fp32', 'bf16'], help='bf16: autocast matrix products (faster on AMX CPUs and GPUs, ~1e-2 less exact)')
@@ -111,6 +137,7 @@ def add_pat(sub):
 def cmd_features(args):
     "Write the 36 mood-model features of one person's sleep episodes."
     from big_mood.features.mood import features_from_episodes, write_features
+    not_an_input(args, 'out', 'sleep')
     feats = features_from_episodes(args.sleep, overlap=args.overlap, tz_change=args.tz_change, min_days=args.min_days)
     write_features(feats, args.out)
     print(f"wrote {args.out}: {len(feats)} days x 36 features, {feats.index.min():%Y-%m-%d} to {feats.index.max():%Y-%m-%d}")
@@ -118,7 +145,7 @@ def cmd_features(args):
 def add_features(sub):
     p = sub.add_parser('features', help='sleep-episode CSV -> date + the 36 features of the mood models')
     p.add_argument('--sleep', required=True, help='CSV: sleep_start,sleep_end,time_in_bed,minutes_sleep,minutes_awake (one person)')
-    p.add_argument('--out', required=True, help='features CSV to write')
+    p.add_argument('--out', required=True, type=output_file('.csv'), help='features CSV to write')
     p.add_argument('--overlap', choices=['error', 'merge'], default='error', help='overlapping episodes: refuse, or merge them (sleep wins)')
     p.add_argument('--tz-change', choices=['error', 'local', 'first'], default='error',
                    help="UTC offset changes: refuse, keep each episode's local clock, or convert to the first offset")
@@ -137,7 +164,7 @@ def add_apple(sub):
     p = sub.add_parser('apple', help='Apple Health exports').add_subparsers(dest='apple_command', required=True, metavar='ACTION')
     r = p.add_parser('read', help='export.zip or export.xml -> minute grid, sleep episodes, days, weeks, PAT input, summary.json', argument_default=argparse.SUPPRESS)
     r.add_argument('--export', required=True, help="the Health app's export.zip (Export All Health Data) or its export.xml")
-    r.add_argument('--out', required=True, help='folder to write; replaced whole, and only by a complete output (a folder of anything else is refused)')
+    r.add_argument('--out', required=True, type=output_folder, help='folder to write; replaced whole, and only by a complete output (a folder of anything else is refused)')
     r.add_argument('--tz', help='one IANA zone for every minute, e.g. Europe/Amsterdam (default: HKTimeZone of sleep records, else the offsets the '
                                 'records carry); also the zone of dates written without an offset')
     r.add_argument('--start', help='first local date to read, YYYY-MM-DD')
@@ -152,6 +179,7 @@ def add_apple(sub):
 def cmd_sleep_score(args):
     "Score a minute-count recording into sleep episodes."
     from big_mood.features.sleep import score_recording
+    not_an_input(args, 'out', 'activity')
     s = score_recording(args.activity, args.out, **given(args, 'method', 'flip_minutes', 'merge_minutes'))
     print(f"wrote {args.out}: {s['episodes']} sleep episodes from {s['minutes']:,} minutes ({s['first']} to {s['last']})")
 
@@ -159,7 +187,7 @@ def add_sleep(sub):
     p = sub.add_parser('sleep', help='sleep from activity recordings').add_subparsers(dest='sleep_command', required=True, metavar='ACTION')
     s = p.add_parser('score', help='minute activity counts (CSV timestamp,activity) -> sleep episode CSV for `big-mood features`', argument_default=argparse.SUPPRESS)
     s.add_argument('--activity', required=True, help='CSV: timestamp (local, whole minutes), activity (counts per minute)')
-    s.add_argument('--out', required=True, help='sleep episode CSV to write')
+    s.add_argument('--out', required=True, type=output_file('.csv'), help='sleep episode CSV to write')
     s.add_argument('--method', choices=['cole_kripke', 'sadeh'], help='minute scorer (default cole_kripke; for Actiwatch AW4 counts such as Depresjon, sadeh)')
     s.add_argument('--flip-minutes', type=positive(int), help='shorter wake runs inside sleep become sleep (default and paper: 10)')
     s.add_argument('--merge-minutes', type=positive(int), help='windows closer than this merge (default and paper: 60)')
@@ -178,6 +206,7 @@ def cmd_xgb_import(args):
 def cmd_xgb_predict(args):
     "Next-day episode probabilities of a features file."
     from big_mood.models.xgb import predict_episodes
+    not_an_input(args, 'out', 'features')
     risks = predict_episodes(args.models, args.features, args.out)
     print(f"wrote {args.out}: {len(risks)} days, " + ', '.join(f"{c.removeprefix('p_')} mean {risks[c].mean():.3f}" for c in risks.columns[1:]))
 
@@ -186,13 +215,13 @@ def add_xgb(sub):
     r = p.add_parser('predict', help='features CSV (from `big-mood features`) -> next-day depressive/manic/hypomanic probabilities')
     r.add_argument('--models', required=True, help='folder of XGBoost_DE/ME/HME.json (e.g. models/xgb/paper after `dvc repro`)')
     r.add_argument('--features', required=True, help='CSV: date + the 36 features')
-    r.add_argument('--out', required=True, help='CSV to write: date, p_depressive, p_manic, p_hypomanic')
+    r.add_argument('--out', required=True, type=output_file('.csv'), help='CSV to write: date, p_depressive, p_manic, p_hypomanic')
     r.set_defaults(func=cmd_xgb_predict)
     i = p.add_parser('import-pickle', help='published XGBoost_*.pkl -> XGBoost JSON + metadata (restricted unpickler, needs --allow-pickle)')
     i.add_argument('file', help='XGBoost_DE.pkl, XGBoost_ME.pkl or XGBoost_HME.pkl (mcqeen1207/mood_ml)')
     i.add_argument('--allow-pickle', action='store_true', help='read the pickle (only the classes of an XGBoost classifier are built; anything else is refused)')
     i.add_argument('--features', help='features CSV (date + 36, e.g. mood_ml test.csv) to check the conversion on')
-    i.add_argument('--out', required=True, help='folder for NAME.json, NAME.meta.json and NAME_predictions.csv')
+    i.add_argument('--out', required=True, type=output_folder, help='folder for NAME.json, NAME.meta.json and NAME_predictions.csv')
     i.set_defaults(func=cmd_xgb_import)
 
 # %% ../nbs/61_cli.ipynb #e02a944d
@@ -214,12 +243,13 @@ def cmd_nhanes_weeks(args):
     print(f"wrote {args.out}: " + '; '.join(f"{c}: {v.get('included', 0)} included of {sum(v.values())}" for c, v in s['participants'].items())
           + (f"; labels from {label}" if label else '; no labels')
           + ''.join(f"; task {t} not split ({why})" for t, why in s.get('skipped_tasks', {}).items())
-          + (f"; removed from an earlier run: {', '.join(s['removed_files'])}" if s.get('removed_files') else ''))
+          + (f"; removed from an earlier run: {', '.join(s['removed_files'])}" if s.get('removed_files') else '')
+          + ''.join(f"; {c}: {v['out_of_range']:,} implausible minute values refused (flow table: out_of_range)" for c, v in s.get('dropped_minutes', {}).items() if v['out_of_range']))
 
 def add_nhanes(sub):
     p = sub.add_parser('nhanes', help='NHANES files: synthetic cycles, weeks').add_subparsers(dest='nhanes_command', required=True, metavar='ACTION')
     s = p.add_parser('synth', help='write synthetic NHANES cycles as CDC-layout XPT files', argument_default=argparse.SUPPRESS)
-    s.add_argument('--out', required=True, help='folder to write (replaced whole)')
+    s.add_argument('--out', required=True, type=output_folder, help='folder to write (replaced whole)')
     s.add_argument('--cycles', nargs='+', choices=['G', 'H', 'C', 'D'], help='G 2011-12, H 2013-14 (wrist, with labels), C 2003-04, D 2005-06 (hip); default G H')
     s.add_argument('--participants', type=positive(int), help='H participants with monitor data (default 500; real 2013-14: 7,769)')
     s.add_argument('--pretrain-participants', type=positive(int), help='participants of each other cycle (default 500)')
@@ -227,7 +257,7 @@ def add_nhanes(sub):
     s.set_defaults(func=cmd_nhanes_synth)
     w = p.add_parser('weeks', help='folder of CDC files -> weeks, participants, labels, splits (parquet)', argument_default=argparse.SUPPRESS)
     w.add_argument('--raw', required=True, help='folder of CDC files (PAXHD+PAXMIN, PAXRAW; DEMO, DPQ, RXQ_RX, SLQ for labels)')
-    w.add_argument('--out', required=True, help='output folder (replaced whole once everything is written)')
+    w.add_argument('--out', required=True, type=output_folder, help='output folder (replaced whole once everything is written)')
     w.add_argument('--cycles', nargs='+', choices=['C', 'D', 'G', 'H'], help='cycles to read (default: every minute file in --raw)')
     w.add_argument('--label-cycle', choices=['C', 'D', 'G', 'H', 'none'], help='cycle whose questionnaires give the labels (default: H when read)')
     w.add_argument('--seed', type=int, help='seed of the splits (default 0)')
@@ -249,7 +279,7 @@ def add_pretrain(sub):
     p = sub.add_parser('pretrain', help='pretrain PAT (masked autoencoder) on a week table; runs under torchrun for several processes',
                        argument_default=argparse.SUPPRESS)
     p.add_argument('--weeks', required=True, help='week table parquet (or folder of them)')
-    p.add_argument('--out', required=True, help='folder for mae.pt and mae.json (a killed run resumes from its mae.ckpt.pt)')
+    p.add_argument('--out', required=True, type=output_folder, help='folder for mae.pt and mae.json (a killed run resumes from its mae.ckpt.pt)')
     p.add_argument('--size', choices=PAT_SIZE_NAMES, help='PAT size (default S; paper: S, M, L)')
     p.add_argument('--conv', action='store_true', help='PAT Conv patch embedding')
     p.add_argument('--cohorts', nargs='+', help='pretraining cohorts of the table (default: all; never the supervised test cohort, e.g. nhanes_H)')
@@ -291,7 +321,7 @@ def add_ft_task(sub):
     p.add_argument('--name', help="the task's name in the outputs (default: label)")
     p.add_argument('--labels', help='labels table parquet (default: labels.parquet beside the dataset)')
     p.add_argument('--mode', choices=['full', 'linear', 'lora'], help='full fine-tuning (default), linear probe (frozen encoder) or LoRA')
-    p.add_argument('--out', required=True, help='folder for predictions.parquet, the model, standardize.pt, metadata.json')
+    p.add_argument('--out', required=True, type=output_folder, help='folder for predictions.parquet, the model, standardize.pt, metadata.json')
     p.add_argument('--standardize', choices=['paper', 'leak_free'], help='each split on itself (paper, default) or on the training split (leak_free: for a model to deploy)')
     p.add_argument('--lr', type=positive(float), help='Adam learning rate (default and paper: 1e-5 for S/M)')
     p.add_argument('--epochs', type=positive(int), help='most epochs (default and paper: 10000 with early stopping)')
@@ -471,7 +501,7 @@ def add_drift(sub):
     p.add_argument('--psi-min', type=float, help='smallest PSI flagged (default 0.1, a moderate change)')
     p.add_argument('--n-bins', type=positive(int), help='PSI quantile bins of the reference (default 10)')
     p.add_argument('--min-n', type=positive(int), help='fewest values on each side to test a feature (default 7)')
-    p.add_argument('--out', help='CSV to write the per-feature table to')
+    p.add_argument('--out', type=output_file('.csv'), help='CSV to write the per-feature table to')
     p.set_defaults(func=cmd_drift)
 
 # %% ../nbs/61_cli.ipynb #db47932c
@@ -488,7 +518,7 @@ def add_serve(sub):
                        argument_default=argparse.SUPPRESS)
     p.add_argument('--models', help='population model folder (default models/population, from `dvc repro population`)')
     p.add_argument('--users', help="folder of users' model folders (models/users, from `big-mood calibrate`); without it every user is unknown")
-    p.add_argument('--state', help='folder for the job database and uploads (default data/serve)')
+    p.add_argument('--state', type=output_folder, help='folder for the job database and uploads (default data/serve)')
     p.add_argument('--host', help='address to listen on (default 127.0.0.1; any other needs BIG_MOOD_TOKEN set)')
     p.add_argument('--port', type=positive(int), help='port (default 8000)')
     p.add_argument('--workers', type=positive(int), help='inference threads (default 2)')
@@ -502,9 +532,15 @@ def add_serve(sub):
     p.set_defaults(func=cmd_serve)
 
 # %% ../nbs/61_cli.ipynb #7f754d4b
+class _Parser(argparse.ArgumentParser):
+    "argparse, with a usage error printed as one `big-mood: error:` line (exit status 2) like every other error."
+    def error(self, message):
+        where = self.prog.removeprefix('big-mood').strip()
+        self.exit(2, f"big-mood: error: {where + ': ' if where else ''}{one_line(message)} (see `{self.prog} --help`)\n")
+
 def build_parser() -> argparse.ArgumentParser:
     "The `big-mood` argument parser with every subcommand."
-    parser = argparse.ArgumentParser(prog='big-mood', description='Depression and mood episodes from wearable data.')
+    parser = _Parser(prog='big-mood', description='Depression and mood episodes from wearable data.')
     sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
     for add in (add_stage, add_weights, add_pat, add_apple, add_sleep, add_features, add_xgb, add_drift, add_nhanes, add_pretrain, add_ft_task, add_eeg, add_models, add_serve): add(sub)
     return parser
@@ -523,4 +559,7 @@ def main(argv:list[str]|None=None) -> int:
     except BigMoodError as e:
         print(f"big-mood: error: {one_line(e)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:   # Ctrl-C: the temporary files are already removed on the way out
+        print("big-mood: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
     return 0

@@ -4,17 +4,17 @@
 
 # %% ../nbs/00_core.ipynb #6251d069
 from __future__ import annotations
-import contextlib, hashlib, importlib.metadata, io, json, math, os, platform, random, re, shutil, subprocess, sys, tempfile, zlib
+import contextlib, glob, hashlib, itertools, importlib.metadata, io, json, math, os, platform, random, re, shutil, socket, subprocess, sys, tempfile, zlib
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np, yaml
 
 # %% auto #0
 __all__ = ['DATA_DIRS', 'PROVENANCE_PACKAGES', 'PIPELINE_OUTPUTS', 'BigMoodError', 'ConfigError', 'DataError', 'ModelError',
-           'project_root', 'shared_dir', 'PatPaths', 'pat_paths', 'finetune_model_path', 'load_params',
-           'seed_everything', 'derive_seed', 'resolve_device', 'atomic_write', 'atomic_folder', 'safe_id',
-           'file_sha256', 'write_json', 'save_torch', 'writable_folder', 'package_versions', 'source_commit',
-           'provenance']
+           'project_root', 'shared_dir', 'safe_id', 'PatPaths', 'pat_paths', 'finetune_model_path', 'load_params',
+           'check_seed', 'seed_everything', 'derive_seed', 'resolve_device', 'atomic_write', 'atomic_folder',
+           'temporary_folder', 'scratch_folder', 'file_sha256', 'write_json', 'save_torch', 'writable_folder',
+           'writable_file', 'replaceable_folder', 'package_versions', 'source_commit', 'provenance']
 
 # %% ../nbs/00_core.ipynb #3a79f7ad
 os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')
@@ -50,6 +50,15 @@ def shared_dir() -> Path:
     env = os.environ.get('BIG_MOOD_SHARED')
     return Path(env).expanduser().resolve() if env else (project_root().parent/'shared').resolve()
 
+# %% ../nbs/00_core.ipynb #00772a57
+def safe_id(value:str, # an identifier from user input
+            what:str='id', # what the identifier names, for the error message
+           ) -> str:
+    "`value` if it is a safe identifier for file names and keys, else a `ConfigError`."
+    if not isinstance(value, str) or not re.fullmatch(r'[A-Za-z0-9_@\-][A-Za-z0-9_.@\-]{0,63}', value):
+        raise ConfigError(f"{what} {value!r} is not allowed: use 1-64 letters, digits, '_', '-', '.', '@', not starting with '.'")
+    return value
+
 # %% ../nbs/00_core.ipynb #96c9540c
 DATA_DIRS = {'synthetic': 'data/processed/nhanes', 'nhanes': 'data/processed/nhanes', 'depresjon': 'data/processed/depresjon'}
 
@@ -63,7 +72,7 @@ class PatPaths(NamedTuple):
 
     def task_dir(self, task:str) -> Path:
         "The finetune stage's folder for `task`: predictions.parquet, the models, metadata.json."
-        return self.models/'finetune'/task
+        return self.models/'finetune'/safe_id(task, 'task')
 
 def pat_paths(data_source:str, # `base.data_source`
               processed:str='', # folder of weeks/labels/splits ('' = the data source's default)
@@ -81,7 +90,7 @@ def finetune_model_path(task_dir:str|Path, # the task's folder (`pat_paths(...).
                         seed:int=0, # the fine-tuning seed
                        ) -> Path:
     "The .pt file of one fine-tuned run."
-    return Path(task_dir)/f'{size}_fold{int(fold)}_{init}_{mode}_seed{int(seed)}.pt'
+    return Path(task_dir)/safe_id(f'{size}_fold{int(fold)}_{init}_{mode}_seed{int(seed)}.pt', 'model file name (from size, init and mode)')
 
 # %% ../nbs/00_core.ipynb #216be050
 def load_params(path:str|Path|None=None, # a params file (default: `params.yaml` at the project root)
@@ -96,10 +105,17 @@ def load_params(path:str|Path|None=None, # a params file (default: `params.yaml`
     return params
 
 # %% ../nbs/00_core.ipynb #40ef69b9
+def check_seed(seed) -> int:
+    "`seed` as an int if it is one from 0 to 2**32 - 1 (numpy's range), else a `ConfigError`."
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+        raise ConfigError(f"seed must be an integer from 0 to {2**32 - 1:,}, got {seed!r}")
+    return int(seed)
+
 def seed_everything(seed:int, # the run's seed (`base.seed`)
                    ) -> np.random.Generator:
     "Seed `random`, numpy and torch from `seed`; return a numpy `Generator` seeded the same way."
     import torch
+    seed = check_seed(seed)
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
     return np.random.default_rng(seed)
 
@@ -108,7 +124,7 @@ def derive_seed(seed:int, # the run's seed (`base.seed`)
                 *keys, # names and numbers that identify the stream
                ) -> int:
     "A 31-bit seed from `seed` and `keys`, stable across runs, processes and machines."
-    return int(np.random.default_rng([int(seed), *(zlib.crc32(str(k).encode()) for k in keys)]).integers(2**31))
+    return int(np.random.default_rng([check_seed(seed), *(zlib.crc32(str(k).encode()) for k in keys)]).integers(2**31))
 
 # %% ../nbs/00_core.ipynb #e3e8cbf8
 def resolve_device(device:str='auto', # `auto`, `cpu`, `cuda` or `cuda:N`
@@ -124,22 +140,54 @@ def resolve_device(device:str='auto', # `auto`, `cpu`, `cuda` or `cuda:N`
     raise ConfigError(f"base.device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}")
 
 # %% ../nbs/00_core.ipynb #a078c66f
+def _make_parents(folder:Path) -> list[Path]:
+    "Create `folder` and its missing parents; the ones created, deepest first (removed again if the write fails)."
+    made = [p for p in (folder, *folder.parents) if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    return made
+
+def _remove_empty(folders:list[Path]):
+    for p in folders:
+        try: p.rmdir()
+        except OSError: break
+
+def _tmp_prefix(path:Path) -> str:
+    "Start of the name of a temporary for `path`: hidden, with this process's id and host."
+    return f'.{path.name}.{os.getpid()}@{socket.gethostname()}.'
+
+def _running(pid:int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: pass
+    return True
+
+def _remove_stale(path:Path):
+    "Remove the temporaries beside `path` that killed processes of this host left (`kill -9` runs no cleanup)."
+    host = socket.gethostname()
+    for p in path.parent.glob(f'.{glob.escape(path.name)}.*@*'):
+        m = re.match(rf'\.{re.escape(path.name)}\.(\d+)@', p.name)
+        if m and p.name.startswith(f'.{path.name}.{m[1]}@{host}.') and not _running(int(m[1])):
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+
 @contextlib.contextmanager
 def atomic_write(path:str|Path, # the file to create or replace
                 ):
     "Yield a temporary path beside `path`, renamed onto `path` only if the block succeeds."
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=path.suffix or '.tmp', dir=path.parent)
+    made = _make_parents(path.parent)
+    _remove_stale(path)
+    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=path.suffix or '.tmp', dir=path.parent)
     os.close(fd)
-    tmp = Path(tmp)
+    tmp, done = Path(tmp), False
     umask = os.umask(0); os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600 files; give the permissions a plain open() would
     try:
         yield tmp
         os.replace(tmp, path)
+        done = True
     finally:
         tmp.unlink(missing_ok=True)
+        if not done: _remove_empty(made)
 
 # %% ../nbs/00_core.ipynb #d42d8926
 @contextlib.contextmanager
@@ -149,8 +197,9 @@ def atomic_folder(path:str|Path, # the folder to create or replace
     "Yield a temporary folder beside `path` that replaces `path` whole only if the block succeeds."
     path = Path(path)
     if path.exists() and not path.is_dir(): raise ConfigError(f"{path}: is a file, not a folder")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{path.name}.', dir=path.parent))
+    made = _make_parents(path.parent)
+    _remove_stale(path)
+    tmp, done = Path(tempfile.mkdtemp(prefix=_tmp_prefix(path), dir=path.parent)), False
     try:
         yield tmp
         if removed is not None and path.is_dir():
@@ -160,17 +209,26 @@ def atomic_folder(path:str|Path, # the folder to create or replace
         if path.exists(): os.replace(path, old)
         os.replace(tmp, path)
         shutil.rmtree(old, ignore_errors=True)
+        done = True
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if not done: _remove_empty(made)
 
-# %% ../nbs/00_core.ipynb #00772a57
-def safe_id(value:str, # an identifier from user input
-            what:str='id', # what the identifier names, for the error message
-           ) -> str:
-    "`value` if it is a safe identifier for file names and keys, else a `ConfigError`."
-    if not isinstance(value, str) or not re.fullmatch(r'[A-Za-z0-9_@\-][A-Za-z0-9_.@\-]{0,63}', value):
-        raise ConfigError(f"{what} {value!r} is not allowed: use 1-64 letters, digits, '_', '-', '.', '@', not starting with '.'")
-    return value
+# %% ../nbs/00_core.ipynb #38705265
+@contextlib.contextmanager
+def temporary_folder(path:str|Path, # the output the folder's files are for (it must exist as a folder's child)
+                    ):
+    "Yield a folder beside `path`, named like `atomic_write`'s temporaries (the next write of `path` removes one a killed process left), removed at the end."
+    path = Path(path)
+    with tempfile.TemporaryDirectory(prefix=_tmp_prefix(path), dir=path.parent) as tmp: yield Path(tmp)
+
+@contextlib.contextmanager
+def scratch_folder(name:str, # what the folder is for, e.g. 'big_mood_stage'
+                  ):
+    "Yield a new folder in the system's temp folder, removed at the end; first remove those that killed processes left."
+    anchor = Path(tempfile.gettempdir())/name
+    _remove_stale(anchor)
+    with temporary_folder(anchor) as tmp: yield tmp
 
 # %% ../nbs/00_core.ipynb #91083f04
 def file_sha256(path:str|Path) -> str:
@@ -213,10 +271,32 @@ def writable_folder(path:str|Path, # a folder to create or write into
                    ) -> Path:
     "`path` if it is, or can be created as, a writable folder; else a `ConfigError` saying why."
     path = Path(path)
+    if '\0' in str(path): raise ConfigError(f"{str(path)!r}: a path cannot hold a NUL character")
     if path.exists() and not path.is_dir(): raise ConfigError(f"{path}: is a file, not a folder")
     existing = next(p for p in (path, *path.parents) if p.exists())
     if not existing.is_dir(): raise ConfigError(f"{path}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK): raise ConfigError(f"{path}: {existing} is not writable")
+    return path
+
+def writable_file(path:str|Path, # a file to create or replace
+                 ) -> Path:
+    "`path` if a file can be created or replaced there; else a `ConfigError` saying why."
+    path = Path(path)
+    if '\0' in str(path): raise ConfigError(f"{str(path)!r}: a path cannot hold a NUL character")
+    if path.is_dir(): raise ConfigError(f"{path}: is a folder: give the name of the file to write")
+    writable_folder(path.parent)
+    return path
+
+def replaceable_folder(path:str|Path, # a folder that `atomic_folder` will replace whole
+                       ours:str, # regular expression of the relative paths (with /) that the writer makes
+                      ) -> Path:
+    "`path` if it is writable and holds only files matching `ours`, so that replacing it loses nothing else; else a `ConfigError`."
+    path = writable_folder(path)
+    if path.is_dir():
+        others = (p.relative_to(path).as_posix() for p in path.rglob('*') if p.is_file() and not re.fullmatch(ours, p.relative_to(path).as_posix()))
+        if found := list(itertools.islice(others, 3)):
+            raise ConfigError(f"{path}: holds files this command did not write ({', '.join(found)}{', ...' if len(found) == 3 else ''}), which "
+                              "replacing the folder would delete: give a new folder, or move them")
     return path
 
 # %% ../nbs/00_core.ipynb #b087a1e5

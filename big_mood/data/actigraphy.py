@@ -10,7 +10,7 @@ from tqdm import tqdm
 from ..core import DataError, safe_id, shared_dir
 
 # %% auto #0
-__all__ = ['read_minute_counts', 'read_cohort', 'read_depresjon', 'read_psykose', 'first_days']
+__all__ = ['MAX_COUNT', 'MAX_RECORDING_DAYS', 'read_minute_counts', 'read_cohort', 'read_depresjon', 'read_psykose', 'first_days']
 
 # %% ../../nbs/04_actigraphy.ipynb #2e5c66b5
 def _drop_repeated_hour(ts:pd.Series, source:str) -> np.ndarray:
@@ -27,6 +27,9 @@ def _drop_repeated_hour(ts:pd.Series, source:str) -> np.ndarray:
     return ~repeat
 
 # %% ../../nbs/04_actigraphy.ipynb #afbe2c48
+MAX_COUNT = 100_000          # counts per minute: 16-bit actigraphs count at most 32,767 per axis and epoch (Depresjon's largest: 8,000)
+MAX_RECORDING_DAYS = 3660    # one person's longest plausible recording (10 years)
+
 def read_minute_counts(path:str|Path, # CSV with columns `timestamp` (local time) and `activity` (counts per minute)
                        participant:str|None=None, # id (default: the file name without .csv)
                       ) -> pd.Series:
@@ -41,11 +44,14 @@ def read_minute_counts(path:str|Path, # CSV with columns `timestamp` (local time
     if len(df) == 0: raise DataError(f"{path.name}: no rows")
     ts = pd.to_datetime(df['timestamp'], format='ISO8601', errors='coerce')
     counts = pd.to_numeric(df['activity'], errors='coerce')
-    for bad, what in ((ts.isna(), 'timestamp {!r} is not a date-time'), (counts.isna() | (counts < 0), 'activity {!r} is not a count >= 0')):
+    for bad, what in ((ts.isna(), 'timestamp {!r} is not a date-time'),
+                      (~counts.between(0, MAX_COUNT), f'activity {{!r}} is not a count from 0 to {MAX_COUNT:,} per minute')):
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise DataError(f"{path.name} line {i + 2}: " + what.format(df[['timestamp', 'activity'][what.startswith('activity')]].iloc[i]))
     if (ts != ts.dt.floor('min')).any(): raise DataError(f"{path.name}: timestamps must fall on whole minutes (1-minute epochs)")
+    if (days := (ts.max() - ts.min()) / pd.Timedelta(days=1)) > MAX_RECORDING_DAYS:
+        raise DataError(f"{path.name}: the timestamps span {days:,.0f} days ({ts.min():%Y-%m-%d} to {ts.max():%Y-%m-%d}), more than {MAX_RECORDING_DAYS:,} (10 years): a wrong year?")
     keep = _drop_repeated_hour(ts, path.name)
     s = pd.Series(counts[keep].to_numpy(np.float32), index=pd.DatetimeIndex(ts[keep]).as_unit('ns'), name=participant)
     return s.reindex(pd.date_range(s.index[0], s.index[-1], freq='min')).rename(participant)

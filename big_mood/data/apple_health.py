@@ -6,6 +6,7 @@
 from __future__ import annotations
 import json, os, re, shutil, tempfile
 from collections import Counter
+from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np, pandas as pd, pyarrow as pa, pyarrow.parquet as pq
@@ -297,10 +298,13 @@ def _check_options(tz, start, end, source_priority, workers):
         if tz: ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError): raise ConfigError(f"tz {tz!r} is not an IANA time zone (e.g. Europe/Amsterdam)") from None
     for k, v in (('start', start), ('end', end)):
-        if v is not None and not re.fullmatch(r'\d{4}-\d\d-\d\d', str(v)): raise ConfigError(f"{k} must be a date YYYY-MM-DD, got {v!r}")
+        try:
+            if v is not None and not (re.fullmatch(r'\d{4}-\d\d-\d\d', str(v)) and date.fromisoformat(str(v))): raise ValueError
+        except ValueError: raise ConfigError(f"{k} must be a date YYYY-MM-DD, got {v!r}") from None
     if start and end and str(end) < str(start): raise ConfigError(f"end {end} is before start {start}")
     if not source_priority or isinstance(source_priority, str): raise ConfigError(f"source_priority must be a list of source names or kinds (watch, phone, other), got {source_priority!r}")
-    if workers < 1: raise ConfigError(f"workers must be >= 1, got {workers}")
+    if not isinstance(workers, int) or not 1 <= workers <= (cores := os.cpu_count() or 1):
+        raise ConfigError(f"workers must be an integer from 1 to {cores} (this machine's cores), got {workers!r}")
 
 def _check_out(out:Path):
     "Refuse a folder that is not empty and not written by `read_apple_export`."

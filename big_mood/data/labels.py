@@ -4,45 +4,72 @@
 
 # %% ../../nbs/01b_labels.ipynb #97751152
 from __future__ import annotations
-import ast, operator
+import ast, functools, operator
 import numpy as np, pandas as pd
 from ..core import ConfigError
 
 # %% auto #0
-__all__ = ['label_column']
+__all__ = ['MAX_LABEL_CHARS', 'MAX_LABEL_DEPTH', 'label_column']
 
 # %% ../../nbs/01b_labels.ipynb #02967222
-_OPS = {ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Lt: operator.lt, ast.LtE: operator.le, ast.Eq: operator.eq, ast.NotEq: operator.ne,
-        ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-        ast.BitAnd: operator.and_, ast.BitOr: operator.or_, ast.And: operator.and_, ast.Or: operator.or_}
+_COMPARE = {ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Lt: operator.lt, ast.LtE: operator.le, ast.Eq: operator.eq, ast.NotEq: operator.ne}
+_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv, ast.Pow: operator.pow}
+_LOGIC = {ast.BitAnd: operator.and_, ast.BitOr: operator.or_, ast.And: operator.and_, ast.Or: operator.or_}
+_SYMBOLS = {ast.Mod: '%', ast.FloorDiv: '//', ast.MatMult: '@', ast.LShift: '<<', ast.RShift: '>>', ast.BitXor: '^',
+            ast.In: 'in', ast.NotIn: 'not in', ast.Is: 'is', ast.IsNot: 'is not', ast.UAdd: 'unary +'}
+MAX_LABEL_CHARS, MAX_LABEL_DEPTH = 500, 50
+
+def _source(expr:str, node:ast.AST) -> str: return ast.get_source_segment(expr, node) or type(node).__name__
 
 def label_column(labels:pd.DataFrame, # one row per participant: `id` and numeric columns
                  expr:str, # e.g. 'PHQ9>=10', 'phq9 >= 10 and age >= 18'
                 ) -> pd.Series:
     "0/1/NA label per participant id (Int8) from a boolean expression over the columns of `labels`."
-    cols = {c.lower(): c for c in labels.columns}
+    where = f"label expression {expr!r}"
+    if not isinstance(expr, str) or not expr.strip(): raise ConfigError(f"{where}: give a condition such as PHQ9>=10")
+    if len(expr) > MAX_LABEL_CHARS: raise ConfigError(f"label expression of {len(expr):,} characters is too long (at most {MAX_LABEL_CHARS})")
     try: tree = ast.parse(expr.strip(), mode='eval')
-    except SyntaxError as e: raise ConfigError(f"label expression {expr!r} is not valid: {e.msg}") from None
-    used = []
-    def ev(node):
-        if isinstance(node, ast.Expression): return ev(node.body)
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool): return node.value
+    except SyntaxError as e: raise ConfigError(f"{where} is not valid: {e.msg}") from None
+    except (RecursionError, MemoryError): raise ConfigError(f"{where} is nested too deeply (at most {MAX_LABEL_DEPTH} levels)") from None
+    cols, ids, used = {c.lower(): c for c in labels.columns}, labels['id'].astype(str).to_numpy(), []
+    def condition(node, depth):
+        v = ev(node, depth)
+        if v.dtype != bool: raise ConfigError(f"{where}: {_source(expr, node)!r} is a number, not a condition: compare it (e.g. {_source(expr, node)} >= 1)")
+        return v
+    def finite(v, node, *args):
+        if (bad := ~np.isfinite(v) & np.logical_and.reduce([np.isfinite(a) for a in args])).any():
+            why = 'a division by zero' if isinstance(node.op, ast.Div) else 'not finite (overflow)'
+            raise ConfigError(f"{where}: {_source(expr, node)!r} is {why} for participant {ids[np.argmax(bad)] if np.ndim(bad) else ids[0]}")
+        return v
+    def ev(node, depth=0):
+        if depth > MAX_LABEL_DEPTH: raise ConfigError(f"{where} is nested too deeply (at most {MAX_LABEL_DEPTH} levels)")
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            if not np.isfinite(node.value): raise ConfigError(f"{where}: the number {_source(expr, node)} is not finite")
+            return np.full(len(labels), float(node.value))
         if isinstance(node, ast.Name):
-            if node.id.lower() not in cols: raise ConfigError(f"label expression {expr!r}: no column {node.id!r} in the labels table (columns: {', '.join(labels.columns)})")
-            used.append(cols[node.id.lower()])
-            return pd.to_numeric(labels[cols[node.id.lower()]], errors='coerce').astype(float).to_numpy()
-        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _OPS: return _OPS[type(node.ops[0])](ev(node.left), ev(node.comparators[0]))
-        if isinstance(node, ast.BinOp) and type(node.op) in _OPS: return _OPS[type(node.op)](ev(node.left), ev(node.right))
-        if isinstance(node, ast.BoolOp): return _reduce_bool([ev(v) for v in node.values], _OPS[type(node.op)])
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.Invert)): return ~np.asarray(ev(node.operand), bool)
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub): return -ev(node.operand)
-        raise ConfigError(f"label expression {expr!r}: {type(node).__name__} is not allowed (use column names, numbers, comparisons, and/or/not)")
-    value = np.asarray(ev(tree))
-    if value.dtype != bool: raise ConfigError(f"label expression {expr!r} must be a condition (e.g. PHQ9>=10), not a number")
-    missing = labels[used].apply(pd.to_numeric, errors='coerce').isna().any(axis=1).to_numpy()
+            if node.id.lower() not in cols: raise ConfigError(f"{where}: no column {node.id!r} in the labels table (columns: {', '.join(map(str, labels.columns))})")
+            col = labels[cols[node.id.lower()]]
+            num = pd.to_numeric(col, errors='coerce').astype(float)
+            if (text := num.isna() & col.notna()).any(): raise ConfigError(f"{where}: column {col.name!r} is not numeric (it holds {col[text].iloc[0]!r})")
+            used.append(col.name)
+            return num.to_numpy()
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
+            return _COMPARE[type(node.ops[0])](ev(node.left, depth + 1), ev(node.comparators[0], depth + 1))
+        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+            a, b = ev(node.left, depth + 1), ev(node.right, depth + 1)
+            if a.dtype == bool or b.dtype == bool: raise ConfigError(f"{where}: {_source(expr, node)!r} does arithmetic on a condition")
+            with np.errstate(all='ignore'): return finite(_ARITHMETIC[type(node.op)](a, b), node, a, b)
+        if isinstance(node, ast.BinOp) and type(node.op) in _LOGIC: return _LOGIC[type(node.op)](condition(node.left, depth + 1), condition(node.right, depth + 1))
+        if isinstance(node, ast.BoolOp): return functools.reduce(_LOGIC[type(node.op)], [condition(v, depth + 1) for v in node.values])
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.Invert)): return ~condition(node.operand, depth + 1)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            if (v := ev(node.operand, depth + 1)).dtype == bool: raise ConfigError(f"{where}: {_source(expr, node)!r} negates a condition: use not")
+            return -v
+        ops = getattr(node, 'ops', None) or [getattr(node, 'op', None)]
+        what = next((f'the operator {_SYMBOLS[type(o)]}' for o in ops if type(o) in _SYMBOLS), 'a chained comparison' if isinstance(node, ast.Compare) else None)
+        raise ConfigError(f"{where}: {type(node).__name__} is not allowed{f' ({what})' if what else ''}: use column names, numbers, comparisons, "
+                          "+ - * / **, and/or/not")
+    value = ev(tree.body)
+    if value.dtype != bool: raise ConfigError(f"{where} must be a condition (e.g. PHQ9>=10), not a number")
+    missing = labels[used].apply(pd.to_numeric, errors='coerce').isna().any(axis=1).to_numpy() if used else np.zeros(len(labels), bool)
     return pd.Series(pd.array(np.where(missing, pd.NA, value.astype(int)), 'Int8'), index=labels['id'].astype(str), name=expr)
-
-def _reduce_bool(values, op):
-    out = np.asarray(values[0], bool)
-    for v in values[1:]: out = op(out, np.asarray(v, bool))
-    return out

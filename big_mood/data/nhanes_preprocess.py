@@ -6,14 +6,14 @@
 from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd
-from ..core import ConfigError, atomic_folder
+from ..core import ConfigError, DataError, atomic_folder, check_seed, replaceable_folder
 from .splits import SPLIT_COLUMNS, make_splits
 from .weeks import MINUTES_PER_WEEK, Weeks, write_weeks
 from .nhanes import PAPER_N, TASKS, nhanes_labels
 from .nhanes_weeks import CYCLES, paxmin_weeks, paxraw_weeks
 
 # %% auto #0
-__all__ = ['SYNTHETIC_MARKER', 'apply_exclusions', 'check_data_source', 'available_cycles', 'preprocess_nhanes',
+__all__ = ['SYNTHETIC_MARKER', 'OUTPUT_FILES', 'apply_exclusions', 'check_data_source', 'available_cycles', 'preprocess_nhanes',
            'preprocess_summary', 'cohort_flow', 'label_prevalence', 'day_profile']
 
 # %% ../../nbs/02c_nhanes_preprocess.ipynb #8f34e1f3
@@ -56,11 +56,15 @@ def check_data_source(raw_dir:str|Path, # the raw folder
 # %% ../../nbs/02c_nhanes_preprocess.ipynb #3727f478
 def available_cycles(raw_dir:str|Path, # the raw folder
                     ) -> list[str]:
-    "Cycle letters whose minute file (PAXMIN or PAXRAW .xpt) is in `raw_dir`."
+    "Cycle letters whose minute file (PAXMIN or PAXRAW .xpt) is in `raw_dir`; a minute file left zipped is refused."
     names = {p.name.upper() for p in Path(raw_dir).glob('*')} if Path(raw_dir).is_dir() else set()
+    if zipped := [f'{t}.zip' for t in CYCLES.values() if f'{t}.ZIP' in names and f'{t}.XPT' not in names]:
+        raise DataError(f"{Path(raw_dir) / zipped[0]}: unzip it first (the reader streams the .xpt inside)")
     return [c for c, table in CYCLES.items() if f'{table}.XPT' in names]
 
 # %% ../../nbs/02c_nhanes_preprocess.ipynb #228f2570
+OUTPUT_FILES = r'weeks/nhanes_[CDGH]\.parquet|(participants|labels|splits)\.parquet'   # what preprocess_nhanes writes (and may replace)
+
 def _cycle_weeks(raw_dir, cycle:str, first_day:int, fill:str, wear_window:int, chunk_rows:int):
     if cycle not in CYCLES: raise ConfigError(f"unknown NHANES cycle {cycle!r}: use {', '.join(CYCLES)} (C 2003-04, D 2005-06, G 2011-12, H 2013-14)")
     if cycle in 'GH': return paxmin_weeks(raw_dir, cycle, first_day, fill, chunk_rows)
@@ -81,6 +85,8 @@ def preprocess_nhanes(raw_dir:str|Path, # folder of CDC files (PAXMIN/PAXHD or P
                      ) -> dict:
     "Write weeks, participants, labels and splits for `cycles` to `out_dir`; return a summary (counts per cohort, reason, task and split)."
     if label_cycle and label_cycle not in cycles: raise ConfigError(f"label_cycle {label_cycle!r} must be one of the cycles {list(cycles)}")
+    check_seed(seed)
+    replaceable_folder(out_dir, OUTPUT_FILES)
     weeks, flows = {}, []
     for c in cycles:
         wk, flow = _cycle_weeks(raw_dir, c, first_day, fill, wear_window, chunk_rows)
@@ -109,9 +115,11 @@ def preprocess_summary(flow:pd.DataFrame, # the flow table
               labels:pd.DataFrame, # the labels table
               splits:pd.DataFrame, # the splits table
              ) -> dict:
-    "Counts for a metrics file: participants per cohort and status, labelled and positive per task, split sizes."
-    status = flow.excluded.replace('', 'included')
-    return {'participants': {c: {k: int(v) for k, v in status[flow.cohort == c].value_counts().items()} for c in sorted(flow.cohort.unique())},
+    "Counts for a metrics file: refused minute values and participants per cohort and status, labelled and positive per task, split sizes."
+    status, out = flow.excluded.replace('', 'included'), {}
+    if {'not_computable', 'out_of_range'} <= set(flow):
+        out['dropped_minutes'] = {c: {k: int(g[k].sum()) for k in ('not_computable', 'out_of_range')} for c, g in flow.groupby('cohort')}
+    return out | {'participants': {c: {k: int(v) for k, v in status[flow.cohort == c].value_counts().items()} for c in sorted(flow.cohort.unique())},
             'labels': {t: {'labelled': int(labels[t].notna().sum()), 'positive': int((labels[t] == 1).sum())} for t in labels.columns if t in TASKS},
             'splits': {t: {s: {k: int(v) for k, v in g.groupby('split').size().items()} for s, g in gt.groupby('size')} for t, gt in splits.groupby('task')}}
 

@@ -14,11 +14,15 @@ from .xpt import iter_xpt, xpt_layout
 from .nhanes import check_types, find_table, read_table
 
 # %% auto #0
-__all__ = ['CYCLES', 'FILLS', 'paxmin_weeks', 'nonwear_counts', 'paxraw_weeks']
+__all__ = ['CYCLES', 'FILLS', 'PAXMTSM_RANGE', 'PAXINTEN_RANGE', 'NOT_COMPUTABLE', 'paxmin_weeks', 'nonwear_counts',
+           'paxraw_weeks']
 
 # %% ../../nbs/02b_nhanes_weeks.ipynb #7ce98115
 CYCLES = {'C': 'PAXRAW_C', 'D': 'PAXRAW_D', 'G': 'PAXMIN_G', 'H': 'PAXMIN_H'}
 FILLS = ('observed', 'zero')
+PAXMTSM_RANGE = (0.0, 1440.0)    # MIMS-units per minute: 3 axes x 8 g x 60 s
+PAXINTEN_RANGE = (0.0, 32767.0)  # counts per minute: the CDC's hard edit
+NOT_COMPUTABLE = -0.01           # PAXMTSM (and each axis) when MIMS could not be computed
 
 def _seconds(hhmmss:pd.Series, where:str) -> np.ndarray:
     "Seconds after midnight of 'HH:MM:SS' text (leading blanks allowed)."
@@ -33,20 +37,24 @@ def _check_order(key:np.ndarray, prev:float, row0:int, seqn:np.ndarray, where:st
                                  "(the CDC file is sorted by SEQN and time): duplicate rows?")
 
 # %% ../../nbs/02b_nhanes_weeks.ipynb #2d6e60d4
-def _scatter(acc:dict, idx:np.ndarray, w:np.ndarray, value:np.ndarray, ok:np.ndarray, fill:str):
-    "Write rows (participant `idx`, week minute `w`) into `acc`: minutes, valid, rows and day_rows counts."
+def _scatter(acc:dict, idx:np.ndarray, w:np.ndarray, value:np.ndarray, ok:np.ndarray, fill:str, value_range:tuple):
+    "Write rows (participant `idx`, week minute `w`) into `acc`: minutes, valid, and counts of rows, day rows and refused values."
     n = len(acc['rows'])
     acc['rows'] += np.bincount(idx, minlength=n)
     inw = (w >= 0) & (w < MINUTES_PER_WEEK)
     i, m, value, ok = idx[inw], w[inw], value[inw], ok[inw]
     acc['day_rows'] += np.bincount(i * 7 + m // 1440, minlength=n * 7).reshape(n, 7)
-    number = np.isfinite(value) & (value >= 0)
-    acc['minutes'][i, m] = np.where(ok if fill == 'zero' else number, value, 0)
+    number = (value >= value_range[0]) & (value <= value_range[1])          # False for NaN
+    sentinel = np.abs(value - NOT_COMPUTABLE) < 1e-9
+    acc['not_computable'] += np.bincount(i[sentinel], minlength=n)
+    acc['out_of_range'] += np.bincount(i[~number & ~sentinel], minlength=n)
+    acc['minutes'][i, m] = np.where(ok & number if fill == 'zero' else number, value, 0)
     acc['valid'][i, m] = ok & number
 
 def _accumulators(n:int) -> dict:
     return {'minutes': np.zeros((n, MINUTES_PER_WEEK), np.float32), 'valid': np.zeros((n, MINUTES_PER_WEEK), np.uint8),
-            'rows': np.zeros(n, np.int64), 'day_rows': np.zeros((n, 7), np.int64)}
+            'rows': np.zeros(n, np.int64), 'day_rows': np.zeros((n, 7), np.int64), 'not_computable': np.zeros(n, np.int64),
+            'out_of_range': np.zeros(n, np.int64)}
 
 def _participant_index(seqn:np.ndarray, known:np.ndarray, where:str, row0:int, what:str) -> np.ndarray:
     "Positions of `seqn` in the sorted `known` ids; a `DataError` for an unknown one."
@@ -82,7 +90,7 @@ def paxmin_weeks(folder:str|Path, # raw folder with PAXHD_{cycle} and PAXMIN_{cy
             i = np.argmax(bad)
             raise DataError(f"{lay.path.name} row {row0 + i + 1:,}: SEQN {s[i]:.0f} PAXDAYM is {c['PAXDAYM'][i].decode()} but PAXFTIME + PAXSSNMP/80 falls on day {clock[i] // 1440 + 1}: PAXHD and PAXMIN disagree")
         ok = (c['PAXQFM'] == 0) & (c['PAXPREDM'] != b'3')
-        _scatter(acc, idx, clock - 1440 * (first_day - 1), c['PAXMTSM'], ok, fill)
+        _scatter(acc, idx, clock - 1440 * (first_day - 1), c['PAXMTSM'], ok, fill, PAXMTSM_RANGE)
         recorded += np.bincount(idx * 10 + clock // 1440 + 1, minlength=len(seqn) * 10).reshape(-1, 10)
         prev, row0 = s[-1] * 1e5 + ssn[-1] // 4800, row0 + len(s)
     _check_paxday(folder, cycle, seqn, recorded)
@@ -102,11 +110,12 @@ def _check_paxday(folder, cycle:str, seqn:np.ndarray, recorded:np.ndarray):
                         f"({len(bad)} participant-days differ): the minute file is incomplete (cut short?) or from another release; download it again")
 
 def _flow(seqn:np.ndarray, cycle:str, acc:dict|None, excluded:str='') -> pd.DataFrame:
-    "Flow-table rows: id, cohort, rows in the file, days with data, full days, reason if excluded up front."
+    "Flow-table rows: id, cohort, rows in the file, days with data, full days, refused week values, reason if excluded up front."
     n = len(seqn)
     day_rows = acc['day_rows'] if acc else np.zeros((n, 7), np.int64)
     return pd.DataFrame({'id': [str(int(s)) for s in seqn], 'cohort': f'nhanes_{cycle}', 'rows': acc['rows'] if acc else 0,
-                         'days_with_data': (day_rows > 0).sum(1), 'full_days': (day_rows == 1440).sum(1), 'excluded': excluded})
+                         'days_with_data': (day_rows > 0).sum(1), 'full_days': (day_rows == 1440).sum(1),
+                         'not_computable': acc['not_computable'] if acc else 0, 'out_of_range': acc['out_of_range'] if acc else 0, 'excluded': excluded})
 
 # %% ../../nbs/02b_nhanes_weeks.ipynb #8970cfcc
 def nonwear_counts(counts:np.ndarray, # [N, M] counts per minute
@@ -151,7 +160,7 @@ def paxraw_weeks(folder:str|Path, # raw folder with PAXRAW_{cycle}
         idx, w = _participant_index(s, seqn, lay.path.name, row0, 'unknown'), w.astype(np.int64)
         weekday[idx] = (c['PAXDAY'].astype(np.int64) - 1 - w // 1440) % 7           # CDC day of week of day 1, 0 = Sunday
         reliable[idx] &= (c['PAXSTAT'] == 1) & (c['PAXCAL'] == 1)
-        _scatter(acc, idx, w, c['PAXINTEN'], np.ones(len(s), bool), fill)
+        _scatter(acc, idx, w, c['PAXINTEN'], np.ones(len(s), bool), fill, PAXINTEN_RANGE)
         prev, row0 = s[-1] * 1e5 + w[-1], row0 + len(s)
     for b in range(0, len(seqn), 512):                                               # blocks bound the window sums' memory
         recorded = acc['valid'][b:b + 512] == 1

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 import numpy as np, pandas as pd
 from tqdm import tqdm
-from ..core import ConfigError, atomic_folder, atomic_write
+from ..core import ConfigError, atomic_folder, atomic_write, check_seed, replaceable_folder
 from .xpt import write_xpt
 from .nhanes import codebook
 from .nhanes_preprocess import SYNTHETIC_MARKER
@@ -168,7 +168,8 @@ def synthesize_run(out_dir:str|Path, # folder of XPT files, replaced whole
     if unknown := [c for c in cycles if c not in CYCLE_INFO]: raise ConfigError(f"cycles must be among {', '.join(CYCLE_INFO)}, got {unknown}")
     for what, n in (('participants', participants), ('pretrain_participants', pretrain_participants)):
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 100_000: raise ConfigError(f"{what} must be an integer from 1 to 100,000, got {n!r}")
-    out, paths = Path(out_dir), {}
+    check_seed(seed)
+    out, paths = replaceable_folder(out_dir, r'(DEMO|DPQ|RXQ_RX|SLQ|PAXHD|PAXMIN|PAXDAY|PAXRAW)_[CDGH]\.xpt|SYNTHETIC_[CDGH]\.json'), {}
     with atomic_folder(out) as tmp:
         for c in cycles: paths.update({k: out/p.name for k, p in synth_cycle(tmp, c, participants if c == 'H' else pretrain_participants, seed).items()})
     return paths

@@ -11,8 +11,8 @@ from sklearn.preprocessing import StandardScaler
 from ..core import ConfigError, DataError, atomic_write
 
 # %% auto #0
-__all__ = ['MINUTES_PER_WEEK', 'META_COLUMNS', 'WEEK_SCHEMA', 'STANDARDIZE_MODES', 'Weeks', 'write_weeks', 'read_weeks',
-           'standardize_splits']
+__all__ = ['MINUTES_PER_WEEK', 'META_COLUMNS', 'WEEK_SCHEMA', 'STANDARDIZE_MODES', 'Weeks', 'write_weeks', 'week_cohorts',
+           'read_weeks', 'standardize_splits']
 
 # %% ../../nbs/01_weeks.ipynb #c272d021
 MINUTES_PER_WEEK = 10080
@@ -64,6 +64,9 @@ def _fixed_lists(col:pa.ChunkedArray, dtype) -> np.ndarray:
     flat = col.combine_chunks().flatten() if col.num_chunks else pa.array([], col.type.value_type)
     return flat.to_numpy(zero_copy_only=False).astype(dtype, copy=False).reshape(-1, MINUTES_PER_WEEK)
 
+def _unreadable(f, e:Exception) -> DataError:
+    return DataError(f"{f}: not a readable parquet file ({(str(e).strip().splitlines() or [type(e).__name__])[0]}): write it again")
+
 def _week_files(path) -> list[Path]:
     "The parquet files that `path` names: a file, a folder of them, or a list of either."
     files = []
@@ -72,20 +75,33 @@ def _week_files(path) -> list[Path]:
         if not found: raise DataError(f"{p}: week table not found (run the preprocess stage, or `big-mood nhanes weeks`)")
         files += found
     for f in files:
-        if missing := [n for n in WEEK_SCHEMA.names if n not in pq.read_schema(f).names]:
-            raise DataError(f"{f}: not a week table (no column {', '.join(missing)})")
+        try: names = pq.read_schema(f).names
+        except (pa.ArrowException, OSError) as e: raise _unreadable(f, e) from None
+        if missing := [n for n in WEEK_SCHEMA.names if n not in names]: raise DataError(f"{f}: not a week table (no column {', '.join(missing)})")
     return files
+
+def week_cohorts(path:str|Path|list, # as for `read_weeks`
+                ) -> list[str]:
+    "The cohorts of the week table(s) at `path`, read from the `cohort` column alone."
+    files = _week_files(path)
+    try: return sorted(set(pq.read_table([str(f) for f in files], columns=['cohort'])['cohort'].to_pylist()))
+    except (pa.ArrowException, OSError) as e: raise _unreadable(path, e) from None
 
 def read_weeks(path:str|Path|list, # a parquet file written by `write_weeks`, a folder of them, or a list
                cohorts:list[str]|None=None, # keep only these cohorts
                ids:list[str]|None=None, # keep only these participant ids
               ) -> Weeks:
-    "The week table(s) at `path` as `Weeks(meta, minutes [N, 10080] float32, valid [N, 10080] uint8)`."
+    "The week table(s) at `path` as `Weeks(meta, minutes [N, 10080] float32, valid [N, 10080] uint8)`, minutes checked finite."
     filters = [f for f in (('cohort', 'in', list(cohorts)) if cohorts is not None else None,
                            ('id', 'in', [str(i) for i in ids]) if ids is not None else None) if f]
-    table = pq.read_table([str(f) for f in _week_files(path)], filters=filters or None, schema=WEEK_SCHEMA)
-    meta = table.select(list(META_COLUMNS)).to_pandas()
-    return Weeks(meta, _fixed_lists(table['minutes'], np.float32), _fixed_lists(table['valid'], np.uint8))
+    files = _week_files(path)
+    try: table = pq.read_table([str(f) for f in files], filters=filters or None, schema=WEEK_SCHEMA)
+    except (pa.ArrowException, OSError) as e: raise _unreadable(path, e) from None
+    meta, minutes = table.select(list(META_COLUMNS)).to_pandas(), _fixed_lists(table['minutes'], np.float32)
+    if len(bad := np.flatnonzero(~np.isfinite(minutes).all(1))):
+        raise DataError(f"{path}: minutes of participant {meta['id'].iloc[bad[0]]} week {meta['week'].iloc[bad[0]]} are not finite "
+                        f"({len(bad)} such weeks): the table is damaged (write_weeks refuses them); write it again")
+    return Weeks(meta, minutes, _fixed_lists(table['valid'], np.uint8))
 
 # %% ../../nbs/01_weeks.ipynb #fb3741f0
 STANDARDIZE_MODES = ('paper', 'leak_free')

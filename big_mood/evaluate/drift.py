@@ -75,6 +75,8 @@ def feature_drift(reference:pd.DataFrame, # days the comparison is against (popu
     "One row per feature (`DRIFT_COLUMNS`): sizes, means, shift in reference SDs, KS test, PSI and whether it is flagged."
     if not 0 < alpha < 1: raise ConfigError(f"alpha must be in (0, 1), got {alpha!r}")
     if not isinstance(min_n, int) or min_n < 2: raise ConfigError(f"min_n must be an integer >= 2, got {min_n!r}")
+    if not (isinstance(psi_min, (int, float)) and 0 <= psi_min < float('inf')): raise ConfigError(f"psi_min must be a finite number >= 0, got {psi_min!r}")
+    if not isinstance(n_bins, int) or n_bins < 2: raise ConfigError(f"n_bins must be an integer >= 2, got {n_bins!r}")
     cols = _numeric_columns(reference, current, columns)
     if not cols: raise DataError("the reference and current tables share no numeric column to compare")
     rows = [{'feature': c, **_compare(_finite(reference[c]), _finite(current[c]), min_n, n_bins)} for c in cols]
@@ -137,12 +139,12 @@ def read_table(path:str|Path, # .csv or .parquet
     "A table of days from a CSV or parquet file."
     path = Path(path)
     if not path.is_file(): raise DataError(f"{path}: {what} file not found")
-    try:
-        if path.suffix == '.parquet': return pd.read_parquet(path)
-        if path.suffix == '.csv': return pd.read_csv(path)
+    if path.suffix not in ('.csv', '.parquet'): raise DataError(f"{path}: the {what} must be a .csv or .parquet file")
+    try: table = pd.read_parquet(path) if path.suffix == '.parquet' else pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as e:
         raise DataError(f"{path}: not a readable {path.suffix[1:]} file ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
-    raise DataError(f"{path}: the {what} must be a .csv or .parquet file")
+    if table.empty: raise DataError(f"{path}: the {what} has no rows")
+    return table
 
 def drift_run(reference:str|Path, # table of reference days (.csv or .parquet)
               current:str|Path, # table of incoming days

@@ -42,6 +42,7 @@ def mood_features(indexes:pd.DataFrame, # one person's daily indexes (`daily_ind
                  ) -> pd.DataFrame:
     "The 36 features in the models' order, one row per known day (index `date`)."
     if ddof not in (0, 1): raise ConfigError(f"ddof must be 0 or 1, got {ddof!r}")
+    if not isinstance(min_days, int) or isinstance(min_days, bool) or min_days < 2: raise ConfigError(f"min_days must be an integer >= 2 (an SD needs two days), got {min_days!r}")
     known = indexes[list(DAILY_INDEXES)].dropna(how='all', subset=list(SLEEP_INDEXES))
     if len(known) < min_days:
         raise DataError(f"{source}: only {len(known)} day(s) with sleep data; per-person MN/SD need at least {min_days} (min_days)")

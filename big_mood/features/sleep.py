@@ -11,14 +11,17 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..core import ConfigError, DataError, atomic_write
 
 # %% auto #0
-__all__ = ['EPISODE_COLUMNS', 'COLE_KRIPKE_WEIGHTS', 'COLE_KRIPKE_P', 'SCORERS', 'SLEEP_INDEXES', 'parse_sleep_episodes',
-           'read_sleep_episodes', 'episodes_to_minutes', 'check_sleep_minutes', 'read_sleep_minutes', 'cole_kripke',
-           'sadeh', 'score_sleep', 'run_lengths', 'sleep_windows', 'sleep_episodes', 'score_recording', 'day_grid',
-           'sleep_amplitude', 'daily_sleep_indexes']
+__all__ = ['EPISODE_COLUMNS', 'DATE_RANGE', 'MAX_EPISODE_HOURS', 'MAX_SPAN_DAYS', 'COLE_KRIPKE_WEIGHTS', 'COLE_KRIPKE_P',
+           'SCORERS', 'SLEEP_INDEXES', 'parse_sleep_episodes', 'read_sleep_episodes', 'episodes_to_minutes',
+           'check_sleep_minutes', 'read_sleep_minutes', 'cole_kripke', 'sadeh', 'score_sleep', 'run_lengths',
+           'sleep_windows', 'sleep_episodes', 'score_recording', 'day_grid', 'sleep_amplitude', 'daily_sleep_indexes']
 
 # %% ../../nbs/20_sleep.ipynb #df5fb65c
 EPISODE_COLUMNS = ('sleep_start', 'sleep_end', 'time_in_bed', 'minutes_sleep', 'minutes_awake')
 _OFFSET = re.compile(r'(Z|[+-]\d{2}:?\d{2})$')
+DATE_RANGE = ('1970-01-01', '2100-01-01')   # plausible dates of wearable sleep records (refused outside, with the line)
+MAX_EPISODE_HOURS = 24                      # the longest plausible sleep episode
+MAX_SPAN_DAYS = 3660                        # the longest plausible record of one person (10 years; paper: 429 days on average)
 
 def _offset_minutes(s:str) -> int:
     "Minutes east of UTC of an ISO offset (`Z`, `+09:00`, `-0500`)."
@@ -39,6 +42,10 @@ def _parse_times(col:pd.Series, name:str, source:str) -> tuple[pd.Series, pd.Ser
     if times.isna().any():
         line = int(times.index[times.isna().to_numpy()][0]) + 2
         raise DataError(f"{source} line {line}: {name} {col.iloc[line - 2]!r} is not a date-time like 2024-01-01 22:00")
+    lo, hi = (pd.Timestamp(d, tz='UTC' if has.any() else None) for d in DATE_RANGE)
+    if (out := (times < lo) | (times >= hi)).any():
+        line = int(np.flatnonzero(out.to_numpy())[0]) + 2
+        raise DataError(f"{source} line {line}: {name} {col.iloc[line - 2]!r} is outside {DATE_RANGE[0][:4]}-{int(DATE_RANGE[1][:4]) - 1}: a wrong year?")
     if not has.any(): return times.astype('datetime64[ns]'), None
     minutes = offsets.map(_offset_minutes)
     return (times.dt.tz_localize(None) + pd.to_timedelta(minutes, unit='min')).astype('datetime64[ns]'), minutes
@@ -74,9 +81,13 @@ def parse_sleep_episodes(df:pd.DataFrame, # one row per episode with the `EPISOD
     if off_s is not None: start, real = _resolve_offsets(start, end, off_s, off_e, tz_change, source)
     nums = {c: pd.to_numeric(df[c], errors='coerce') for c in EPISODE_COLUMNS[2:]}
     for c, v in nums.items():
-        if (bad := v.isna() | (v < 0)).any():
+        if (bad := v.isna() | (v < 0) | ~np.isfinite(v)).any():
             i = int(np.flatnonzero(bad)[0]); raise DataError(f"{source} line {i + 2}: {c} {df[c].iloc[i]!r} is not a number of minutes >= 0")
     _check_episode_rows(real, nums, off_s is None, source)
+    if (span := (end.max() - start.min()) / pd.Timedelta(days=1)) > MAX_SPAN_DAYS:
+        a, b = int(start.argmin()), int(end.argmax())
+        raise DataError(f"{source}: the episodes span {span:,.0f} days, from line {a + 2} ({start.iloc[a]:%Y-%m-%d}) to line {b + 2} "
+                        f"({end.iloc[b]:%Y-%m-%d}), more than {MAX_SPAN_DAYS:,} (10 years): a wrong year?")
     out = pd.DataFrame({'start': start.dt.round('min'), 'minutes': real.round().astype(int),
                         'minutes_sleep': nums['minutes_sleep'].round().astype(int), 'line': np.arange(len(df)) + 2})
     out['end'] = out['start'] + pd.to_timedelta(out['minutes'], unit='min')
@@ -84,8 +95,9 @@ def parse_sleep_episodes(df:pd.DataFrame, # one row per episode with the `EPISOD
 
 # %% ../../nbs/20_sleep.ipynb #64b6428e
 def _check_episode_rows(real:pd.Series, nums:dict, naive:bool, source:str):
-    "Refuse episodes that end before they start, hold more sleep than time, or whose `time_in_bed` disagrees."
+    "Refuse episodes that end before they start or last over a day, hold more sleep than time, or whose `time_in_bed` disagrees."
     checks = [(real <= 0, lambda i: f"sleep_end is not after sleep_start ({real.iloc[i]:.0f} min): swap or drop the row"),
+              (real > MAX_EPISODE_HOURS * 60, lambda i: f"the episode lasts {real.iloc[i] / 60:,.1f} h, more than {MAX_EPISODE_HOURS} h: check its dates, or split it"),
               (nums['minutes_sleep'] > real + 1, lambda i: f"minutes_sleep {nums['minutes_sleep'].iloc[i]:.0f} exceeds the episode's {real.iloc[i]:.0f} min"),
               (nums['minutes_sleep'] + nums['minutes_awake'] > nums['time_in_bed'] + 1,
                lambda i: "minutes_sleep + minutes_awake exceeds time_in_bed"),

@@ -8,7 +8,7 @@ import json, re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 import torch, torch.nn as nn
-from ..core import ConfigError, DataError, ModelError, atomic_write, file_sha256
+from ..core import ConfigError, DataError, ModelError, atomic_write, file_sha256, save_torch
 from .pat import sincos_pos_embed
 from .mamba import _first_line, mamba2_backend, mamba2_layer
 
@@ -224,7 +224,7 @@ def save_mamba_eeg(model:nn.Module, # a MambaEEGMAE or MambaEEGClassifier
     kind = next((k for k, c in MAMBA_EEG_MODELS.items() if type(model) is c), None)
     if kind is None: raise ModelError(f"save_mamba_eeg saves MambaEEGMAE or MambaEEGClassifier, got {type(model).__name__}")
     path, config = Path(path), asdict(model.cfg)
-    with atomic_write(path) as tmp: torch.save({'state_dict': model.state_dict(), 'config': config, 'model': kind}, tmp)
+    save_torch({'state_dict': model.state_dict(), 'config': config, 'model': kind}, path)   # the same model, the same bytes
     lineage = {**(lineage or {}), **getattr(model, 'pretrained', {})}
     _write_json(path.with_suffix('.json'), {**(metadata or {}), 'name': path.stem, 'model': kind, 'config': config,
                                             'backend': model.backbone.backend, 'sha256': file_sha256(path), 'lineage': lineage})

@@ -4,17 +4,17 @@
 
 # %% ../../nbs/10_pat.ipynb #571dd2ad
 from __future__ import annotations
-import math
+import math, warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
-from ..core import ConfigError, DataError, ModelError, atomic_write
+from ..core import ConfigError, DataError, ModelError, save_torch
 
 # %% auto #0
-__all__ = ['PAT_SIZES', 'PAT_MODELS', 'PATConfig', 'pat_s', 'pat_m', 'pat_l', 'pat_h', 'patchify', 'sincos_pos_embed',
-           'PatchEmbed', 'ConvPatchEmbed', 'MultiHeadAttention', 'TransformerBlock', 'PATEncoder',
+__all__ = ['PAT_SIZES', 'PAT_MODELS', 'PAT_LIMITS', 'PATConfig', 'pat_s', 'pat_m', 'pat_l', 'pat_h', 'patchify',
+           'sincos_pos_embed', 'PatchEmbed', 'ConvPatchEmbed', 'MultiHeadAttention', 'TransformerBlock', 'PATEncoder',
            'init_keras_defaults', 'random_permutation', 'patch_order', 'unshuffle', 'mae_loss', 'PATMAE',
-           'PATClassifier', 'save_pat', 'load_pat']
+           'PATClassifier', 'save_pat', 'check_pat_size', 'load_pat']
 
 # %% ../../nbs/10_pat.ipynb #a13c221a
 @dataclass(frozen=True)
@@ -339,31 +339,57 @@ def save_pat(model:nn.Module, # a PATEncoder, PATClassifier or PATMAE
              path:str|Path, # the .pt file to write
              metadata:dict|None=None, # provenance: source file, hash, versions (plain values only)
             ) -> Path:
-    "Write `{'state_dict', 'config', 'metadata'}` to `path` atomically."
+    "Write `{'state_dict', 'config', 'metadata'}` to `path` atomically; the same model gives the same bytes."
     kind = next((k for k, c in PAT_MODELS.items() if type(model) is c), None)
     if kind is None: raise ModelError(f"save_pat saves {', '.join(c.__name__ for c in PAT_MODELS.values())}, got {type(model).__name__}")
     checkpoint = {'state_dict': model.state_dict(), 'config': {'model': kind, **asdict(model.cfg)}, 'metadata': metadata or {}}
-    with atomic_write(path) as tmp: torch.save(checkpoint, tmp)
-    return Path(path)
+    return save_torch(checkpoint, path)
 
 # %% ../../nbs/10_pat.ipynb #8451de85
 def _first_line(e:Exception) -> str: return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
+PAT_LIMITS = {'embed_dim': 192, 'num_heads': 24, 'num_layers': 16, 'ff_dim': 512, 'input_size': 20160, 'num_patches': 4032}   # 2 x PAT-H
+
+def check_pat_size(cfg:PATConfig, # a config read from a file
+                   where:str='PAT config', # the file, for the message
+                  ) -> PATConfig:
+    "`cfg` if none of its sizes exceeds `PAT_LIMITS`, else a `ModelError` naming the first that does."
+    sizes = {**{k: getattr(cfg, k) for k in PAT_LIMITS if k != 'num_patches'}, 'num_patches': cfg.num_patches}
+    if over := [f'{k} {v:,} (limit {PAT_LIMITS[k]:,})' for k, v in sizes.items() if v > PAT_LIMITS[k]]:
+        raise ModelError(f"{where}: config asks for {', '.join(over)}, beyond twice the largest official PAT: a damaged or "
+                         "foreign file? (load_pat(..., allow_large=True) builds it anyway)")
+    return cfg
+
+def _checked_state(state, path:Path) -> dict:
+    "The checkpoint's state_dict, refused unless it is a dict of finite tensors."
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelError(f"{path}: state_dict is not a mapping of names to tensors: not a big_mood PAT model")
+    if bad := [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]:
+        raise ModelError(f"{path}: weight {bad[0]} is not finite (NaN or infinite; {len(bad)} such tensors): the file is damaged or its training diverged")
+    return state
+
 def load_pat(path:str|Path, # a .pt written by `save_pat` or `big-mood weights convert`
              device:str|torch.device='cpu', # where to put the model
+             *,
+             allow_large:bool=False, # build configs beyond `PAT_LIMITS`
             ) -> nn.Module:
     "The PAT model saved at `path`, in eval mode."
     path = Path(path)
     if not path.is_file(): raise ModelError(f"{path}: no such PAT weights file (make one with `big-mood weights convert`)")
-    try: ckpt = torch.load(path, map_location=device, weights_only=True)
+    try:
+        with warnings.catch_warnings():   # a foreign pickle's protocol warning: the file is refused below or loads fine
+            warnings.filterwarnings('ignore', 'Detected pickle protocol', UserWarning)
+            ckpt = torch.load(path, map_location=device, weights_only=True)
     except Exception as e: raise ModelError(f"{path}: not a PAT weights file written by big_mood ({_first_line(e)})") from e
     if not isinstance(ckpt, dict) or not {'state_dict', 'config'} <= set(ckpt) or not isinstance(ckpt['config'], dict):
         raise ModelError(f"{path}: a torch file but not a big_mood PAT model (expected keys state_dict, config, metadata)")
     config = dict(ckpt['config'])
     kind = config.pop('model', None)
     if kind not in PAT_MODELS: raise ModelError(f"{path}: config.model must be one of {', '.join(PAT_MODELS)}, got {kind!r}")
-    try: model = PAT_MODELS[kind](PATConfig(**config))
+    try: cfg = PATConfig(**config)
     except (TypeError, ConfigError) as e: raise ModelError(f"{path}: config does not describe a PAT model ({_first_line(e)})") from e
-    try: model.load_state_dict(ckpt['state_dict'])
+    if not allow_large: check_pat_size(cfg, str(path))
+    state, model = _checked_state(ckpt['state_dict'], path), PAT_MODELS[kind](cfg)
+    try: model.load_state_dict(state)
     except RuntimeError as e: raise ModelError(f"{path}: weights do not fit a {kind} with {config} ({_first_line(e)})") from e
     return model.to(device).eval()

@@ -4,14 +4,16 @@
 
 # %% ../../nbs/12_pat_infer.ipynb #c95d8b86
 from __future__ import annotations
+import shutil, zipfile
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn
 from tqdm import tqdm
-from ..core import ConfigError, DataError, atomic_write, resolve_device
+from ..core import ConfigError, DataError, atomic_write, resolve_device, temporary_folder, writable_folder
 from .pat import PATClassifier, PATConfig, PATEncoder, load_pat
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'embed', 'attention_profile', 'forward_flops', 'read_weeks_npy', 'embed_file']
+__all__ = ['PRECISIONS', 'MAX_NPY_BYTES', 'MAX_BATCH_BYTES', 'CHUNK_BYTES', 'embed', 'attention_profile', 'forward_flops',
+           'npy_layout', 'finite_float32', 'read_weeks_npy', 'forward_bytes', 'embed_file']
 
 # %% ../../nbs/12_pat_infer.ipynb #a16a7479
 PRECISIONS = ('fp32', 'bf16')
@@ -64,35 +66,102 @@ def forward_flops(cfg:PATConfig, # the model's configuration
     return embed + cfg.num_layers * block
 
 # %% ../../nbs/12_pat_infer.ipynb #5f387108
-def read_weeks_npy(path:str|Path, # a .npy file of shape (weeks, minutes)
-                   input_size:int=10080, # minutes per week the model expects
-                  ) -> np.ndarray:
-    "The weeks in `path` as float32 [B, input_size], checked for shape and finite values."
+MAX_NPY_BYTES = 2**32   # read_weeks_npy: most float32 bytes held in memory (embed_file streams: no such cap)
+
+def _first_line(e:Exception) -> str: return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+def npy_layout(path:str|Path, # a .npy file of shape (weeks, minutes)
+               input_size:int=10080, # minutes per week the model expects
+              ) -> tuple[tuple, np.dtype]:
+    "Shape and dtype of the array in `path`, checked from its header (and the file's size) before any data is read."
     path = Path(path)
     if not path.is_file(): raise DataError(f"{path}: no such file (expected a .npy array of shape (weeks, {input_size}))")
-    try: x = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise DataError(f"{path}: not a .npy array ({str(e).splitlines()[0] if str(e) else type(e).__name__}); save weeks with numpy.save") from e
-    if not isinstance(x, np.ndarray) or x.dtype.kind not in 'fiu':
-        raise DataError(f"{path}: expected a numeric array, got {getattr(x, 'dtype', type(x).__name__)}")
-    if x.ndim != 2 or x.shape[1] != input_size or not len(x):
-        hint = ' (transposed? rows must be weeks)' if x.ndim == 2 and x.shape[0] == input_size else ''
-        raise DataError(f"{path}: expected shape (weeks, {input_size}), got {x.shape}{hint}")
-    if bad := np.flatnonzero(~np.isfinite(x).all(1)).tolist():
-        raise DataError(f"{path}: week row {bad[0]} has NaN or infinite minutes ({len(bad)} such rows): fill or drop them first")
-    return x.astype(np.float32, copy=False)
+    headers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    try:
+        with open(path, 'rb') as f:
+            version = np.lib.format.read_magic(f)
+            if version not in headers: raise ValueError(f"unsupported .npy version {version}")
+            shape, _, dtype = headers[version](f)
+            have = path.stat().st_size - f.tell()
+    except (ValueError, OSError, EOFError, SyntaxError) as e: raise DataError(f"{path}: not a .npy array ({_first_line(e)}); save weeks with numpy.save") from None
+    if dtype.kind not in 'fiu' or dtype.fields: raise DataError(f"{path}: expected a numeric array, got {dtype}")
+    if len(shape) != 2 or shape[1] != input_size or shape[0] < 1:
+        hint = ' (transposed? rows must be weeks)' if len(shape) == 2 and shape[0] == input_size else ''
+        raise DataError(f"{path}: expected shape (weeks, {input_size}), got {shape}{hint}")
+    if have < (need := shape[0] * shape[1] * dtype.itemsize):
+        raise DataError(f"{path}: truncated: its header promises {shape} {dtype} ({need:,} bytes), the file holds {have:,}; save it again")
+    return shape, dtype
+
+def finite_float32(x:np.ndarray, # [B, L] weeks (e.g. rows of a memory-mapped file)
+                   path:str|Path, # the file, for the message
+                   row0:int=0, # row of `x[0]` in the file
+                  ) -> np.ndarray:
+    "`x` as float32, refused where a week holds a value that is not finite after the cast."
+    with np.errstate(over='ignore'): x32 = np.array(x, dtype=np.float32)   # a copy: rows of a read-only memory map become writable
+    if bad := np.flatnonzero(~np.isfinite(x32).all(1)).tolist():
+        r = bad[0]
+        why = "minutes beyond float32's range (|x| > 3.4e38)" if np.isfinite(np.asarray(x[r], np.float64)).all() else 'NaN or infinite minutes'
+        raise DataError(f"{path}: week row {row0 + r} has {why} ({len(bad)} such rows among rows {row0}-{row0 + len(x) - 1}): fill, scale or drop them first")
+    return x32
+
+def read_weeks_npy(path:str|Path, # a .npy file of shape (weeks, minutes)
+                   input_size:int=10080, # minutes per week the model expects
+                   max_bytes:int=MAX_NPY_BYTES, # most float32 bytes to hold in memory
+                  ) -> np.ndarray:
+    "The weeks in `path` as float32 [B, input_size], checked for shape, size and finite values."
+    shape, _ = npy_layout(path, input_size)
+    if (need := shape[0] * shape[1] * 4) > max_bytes:
+        raise DataError(f"{path}: {shape[0]:,} weeks need {need / 2**30:.1f} GiB as float32, more than max_bytes {max_bytes / 2**30:.1f} GiB: "
+                        "embed it with embed_file (it streams), or split it")
+    return finite_float32(np.load(path, mmap_mode='r', allow_pickle=False), path)
 
 # %% ../../nbs/12_pat_infer.ipynb #64b11160
+MAX_BATCH_BYTES = 16 * 2**30   # embed_file: most memory for one batch's forward pass (estimated by `forward_bytes`)
+CHUNK_BYTES = 2**28            # embed_file: outputs held in memory before they are written to disk
+
+def forward_bytes(cfg:PATConfig, # the model's configuration
+                 ) -> int:
+    "Bytes of one week's largest activations in a forward pass: tokens, Q/K/V, the feed-forward hidden layer, attention scores."
+    N, D, H, F = cfg.num_patches, cfg.embed_dim, cfg.num_heads, cfg.ff_dim
+    return 4 * (cfg.input_size + N * (3 * H * D + F + 4 * D) + H * N * N)
+
+def _check_output(output:Path):
+    "Refuse an output path that is not a writable .npz file name before any work."
+    if output.suffix != '.npz': raise DataError(f"{output}: the output must be an .npz file")
+    if output.is_dir(): raise ConfigError(f"{output}: is a folder: give the .npz file to write")
+    writable_folder(output.parent)
+
 def embed_file(weights:str|Path, # a PAT .pt (from `big-mood weights convert` or `save_pat`)
                weeks:str|Path, # .npy of shape (weeks, minutes)
                output:str|Path, # .npz to write
                batch_size:int=64, # weeks per forward pass
                device:str='auto', # auto | cpu | cuda
                precision:str='fp32', # 'fp32' or 'bf16' (see `embed`)
+               *,
+               max_batch_bytes:int=MAX_BATCH_BYTES, # most memory for one batch (see `forward_bytes`)
               ) -> dict:
-    "Embed the weeks in a .npy file with a saved PAT model; write `output` (.npz); return the arrays' shapes."
-    if Path(output).suffix != '.npz': raise DataError(f"{output}: the output must be an .npz file")
+    "Embed the weeks in a .npy file with a saved PAT model; write `output` (.npz) chunk by chunk; return the arrays' shapes."
+    output = Path(output)
+    _check_output(output)
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1: raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
     model = load_pat(weights, resolve_device(device))
-    out = embed(model, read_weeks_npy(weeks, model.cfg.input_size), batch_size, precision)
-    with atomic_write(output) as tmp: np.savez(tmp, **out)
-    return {k: v.shape for k, v in out.items()}
+    cfg = model.cfg
+    if batch_size * forward_bytes(cfg) > max_batch_bytes:
+        raise ConfigError(f"batch_size {batch_size:,} needs about {batch_size * forward_bytes(cfg) / 2**30:,.1f} GiB per forward pass of this model, "
+                          f"more than {max_batch_bytes / 2**30:.0f} GiB: use at most {max(1, max_batch_bytes // forward_bytes(cfg)):,}")
+    (n, _), _ = npy_layout(weeks, cfg.input_size)
+    shapes = {'sequence': (n, cfg.num_patches, cfg.embed_dim), 'pooled': (n, cfg.embed_dim), **({'prob': (n, 1)} if isinstance(model, PATClassifier) else {})}
+    need = 4 * sum(int(np.prod(s)) for s in shapes.values())
+    if need * 2 > (free := shutil.disk_usage(next(p for p in (output.parent, *output.parent.parents) if p.exists())).free):
+        raise DataError(f"{output}: the embeddings of {n:,} weeks take {need / 2**30:.1f} GiB (twice that while writing), {free / 2**30:.1f} GiB free: free space or split {Path(weeks).name}")
+    x, chunk = np.load(weeks, mmap_mode='r', allow_pickle=False), max(batch_size, CHUNK_BYTES // (need // n) // batch_size * batch_size)
+    for i in range(0, n, chunk): finite_float32(x[i:i + chunk], weeks, i)   # every week checked before any is embedded
+    with atomic_write(output) as t, temporary_folder(output) as tmp:
+        parts = {k: np.lib.format.open_memmap(tmp/f'{k}.npy', 'w+', np.float32, s) for k, s in shapes.items()}
+        for i in range(0, n, chunk):
+            for k, v in embed(model, finite_float32(x[i:i + chunk], weeks, i), batch_size, precision).items(): parts[k][i:i + len(v)] = v
+        for part in parts.values(): part.flush()
+        del parts
+        with zipfile.ZipFile(t, 'w', zipfile.ZIP_STORED, allowZip64=True) as z:
+            for k in shapes: z.write(tmp/f'{k}.npy', f'{k}.npy')
+    return shapes

@@ -12,24 +12,52 @@ from ..core import DataError, ModelError, file_sha256
 from .pat import (PAT_SIZES, PATClassifier, PATConfig, PATEncoder, PATMAE, patchify)
 
 # %% auto #0
-__all__ = ['KERAS_TRANSFORMS', 'read_keras_h5', 'keras_layout', 'guess_size', 'describe', 'keras_name_map', 'convert_keras_h5',
-           'keras_parity', 'keras_mae_parity']
+__all__ = ['MAX_H5_BYTES', 'KERAS_TRANSFORMS', 'keras_h5_shapes', 'read_keras_h5', 'keras_layout', 'guess_size', 'describe',
+           'keras_name_map', 'convert_keras_h5', 'keras_parity', 'keras_mae_parity']
 
 # %% ../../nbs/11_pat_keras.ipynb #b3717c79
 def _first_line(e:Exception) -> str: return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
-def read_keras_h5(path:str|Path, # a Keras legacy HDF5 weights file
-                 ) -> tuple[dict, dict]:
-    "Every dataset of the file as `{h5 path: array}`, and the root attributes (keras_version, backend)."
-    path = Path(path)
+MAX_H5_BYTES = 2**28   # most bytes of weights read from an .h5: PAT-H's MAE holds about 20 MB
+
+def _open_h5(path:Path):
+    "The open file, or a `DataError` saying what `path` is not."
     if not path.is_file(): raise DataError(f"{path}: no such file (give the .h5 weights downloaded from the official PAT README)")
-    try: f = h5py.File(path, 'r')
-    except OSError as e:
-        raise DataError(f"{path}: not an HDF5 file ({_first_line(e)}); expected Keras weights saved with save_weights (.h5)") from e
-    with f:
-        root = f['model_weights'] if 'model_weights' in f else f
-        arrays = {}
-        root.visititems(lambda name, obj: arrays.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+    try: return h5py.File(path, 'r')
+    except OSError as e: raise DataError(f"{path}: not an HDF5 file ({_first_line(e)}); expected Keras weights saved with save_weights (.h5)") from None
+
+def _weights_root(f, path:Path):
+    root = f['model_weights'] if 'model_weights' in f else f
+    if not isinstance(root, h5py.Group): raise DataError(f"{path}: model_weights is not a group: not Keras weights")
+    return root
+
+def keras_h5_shapes(path:str|Path, # a Keras legacy HDF5 weights file
+                   ) -> dict:
+    "`{h5 path: shape}` of every dataset, from the file's metadata alone (no weight is read)."
+    path = Path(path)
+    with _open_h5(path) as f:
+        shapes = {}
+        try: _weights_root(f, path).visititems(lambda name, obj: shapes.__setitem__(name, obj.shape) if isinstance(obj, h5py.Dataset) else None)
+        except (OSError, RuntimeError, KeyError) as e: raise DataError(f"{path}: damaged HDF5 file ({_first_line(e)}); download it again") from None
+    return shapes
+
+def read_keras_h5(path:str|Path, # a Keras legacy HDF5 weights file
+                  names:list|None=None, # the datasets to read (None: all)
+                  max_bytes:int=MAX_H5_BYTES, # most bytes to read
+                 ) -> tuple[dict, dict]:
+    "The datasets `names` as `{h5 path: array}`, and the root attributes (keras_version, backend); sizes and types are checked before reading."
+    path = Path(path)
+    with _open_h5(path) as f:
+        root = _weights_root(f, path)
+        sets = {}
+        try: root.visititems(lambda name, obj: sets.__setitem__(name, obj) if isinstance(obj, h5py.Dataset) and (names is None or name in names) else None)
+        except (OSError, RuntimeError, KeyError) as e: raise DataError(f"{path}: damaged HDF5 file ({_first_line(e)}); download it again") from None
+        if bad := [n for n, d in sets.items() if d.dtype.kind != 'f']: raise ModelError(f"{path}: {bad[0]} holds {sets[bad[0]].dtype}, not floating-point weights")
+        if (size := sum(d.size * d.dtype.itemsize for d in sets.values())) > max_bytes:
+            big = max(sets, key=lambda n: sets[n].size)
+            raise ModelError(f"{path}: the weights take {size:,} bytes ({big} alone {sets[big].shape}), more than {max_bytes:,}: not PAT weights")
+        try: arrays = {n: d[()] for n, d in sets.items()}
+        except (OSError, RuntimeError) as e: raise DataError(f"{path}: damaged HDF5 file, {_first_line(e)}: download it again") from None
         attrs = {k: v.decode() if isinstance(v, bytes) else str(v) for k, v in root.attrs.items() if k in ('keras_version', 'backend')}
     return arrays, attrs
 
@@ -50,8 +78,8 @@ def guess_size(names_shapes:dict, # h5 path -> shape
               ) -> str:
     "The PAT size whose shapes these weights have, e.g. 'PAT-M', 'PAT Conv-S', or a description of the shapes."
     layers = {int(m.group(1)) for n in names_shapes if (m := re.search(r'(?:^|/)encoder_layer_(\d+)_', n))}
-    heads = next((s[1] for n, s in names_shapes.items() if re.search(r'encoder_layer_\d+_attention/query/kernel', n)), None)
-    patch = next((s[0] for n, s in names_shapes.items() if re.search(r'(?:^|/)dense/kernel', n)), None)
+    heads = next((s[1] for n, s in names_shapes.items() if re.search(r'encoder_layer_\d+_attention/query/kernel', n) and len(s) == 3), None)
+    patch = next((s[0] for n, s in names_shapes.items() if re.search(r'(?:^|/)dense/kernel', n) and len(s) == 2), None)
     conv = any('conv1d_patch_embedding' in n for n in names_shapes)
     for size, make in PAT_SIZES.items():
         cfg = make()
@@ -126,23 +154,23 @@ def convert_keras_h5(path:str|Path, # official Keras weights (.h5)
                     ) -> tuple[nn.Module, dict]:
     "The PyTorch model (encoder, classifier or MAE, as the file holds) with the file's weights, and metadata."
     path = Path(path)
-    arrays, attrs = read_keras_h5(path)
-    layout = keras_layout(arrays, path)
+    shapes = keras_h5_shapes(path)
+    layout = keras_layout(shapes, path)
     model, mapping = _MODELS[layout](cfg), keras_name_map(cfg, layout)
-    target, looks = model.state_dict(), guess_size({k: v.shape for k, v in arrays.items()})
+    target, looks = model.state_dict(), guess_size(shapes)
     where = f"{path}: {layout} weights for {describe(cfg)}"
-    missing, unexpected = [h for h, _ in mapping.values() if h not in arrays], sorted(set(arrays) - {h for h, _ in mapping.values()})
+    missing, unexpected = [h for h, _ in mapping.values() if h not in shapes], sorted(set(shapes) - {h for h, _ in mapping.values()})
     if missing or unexpected:
-        raise ModelError(f"{where}: {len(arrays)} weights in the file, {len(mapping)} expected ({len(missing)} missing, e.g. "
+        raise ModelError(f"{where}: {len(shapes)} weights in the file, {len(mapping)} expected ({len(missing)} missing, e.g. "
                          f"{missing[:1]}; {len(unexpected)} unexpected, e.g. {unexpected[:1]}); the file looks like {looks}")
-    state = {}
     for key, (h5_key, name) in mapping.items():
-        to_torch, keras_shape, _ = KERAS_TRANSFORMS[name]
-        expected = tuple(keras_shape(tuple(target[key].shape), cfg.num_heads))
-        if arrays[h5_key].shape != expected:
-            raise ModelError(f"{where}: {h5_key} has shape {arrays[h5_key].shape}, expected {expected}; the file looks like {looks}")
-        state[key] = torch.from_numpy(np.ascontiguousarray(to_torch(arrays[h5_key]), dtype=np.float32))
-    model.load_state_dict(state)
+        if shapes[h5_key] != (expected := tuple(KERAS_TRANSFORMS[name][1](tuple(target[key].shape), cfg.num_heads))):
+            raise ModelError(f"{where}: {h5_key} has shape {shapes[h5_key]}, expected {expected}; the file looks like {looks}")
+    arrays, attrs = read_keras_h5(path, [h for h, _ in mapping.values()])
+    if bad := [h for h in arrays if not np.isfinite(arrays[h]).all()]:
+        raise ModelError(f"{where}: {bad[0]} is not finite (NaN or infinite; {len(bad)} such weights): the file is damaged")
+    model.load_state_dict({key: torch.from_numpy(np.ascontiguousarray(KERAS_TRANSFORMS[name][0](arrays[h5_key]), dtype=np.float32))
+                           for key, (h5_key, name) in mapping.items()})
     meta = {'source': path.name, 'source_sha256': file_sha256(path), 'layout': layout, 'looks_like': looks,
             'keras_version': attrs.get('keras_version', 'unknown'), 'big_mood': big_mood.__version__, 'torch': str(torch.__version__)}
     return model.eval(), meta

@@ -118,6 +118,7 @@ def read_features_csv(path:str|Path, # `date` (or an unnamed index column), then
     if first != 'date' and (first.startswith('Unnamed') or first == ''): df = df.rename(columns={first: 'date'})
     if 'date' not in df.columns: raise DataError(f"{path.name}: no date column (expected date + the {len(feature_names)} features)")
     check_columns(df, feature_names, path.name)
+    if df.empty: raise DataError(f"{path.name}: no rows (expected one row per day)")
     if bad := [c for c in feature_names if not pd.api.types.is_numeric_dtype(df[c])]:
         raise DataError(f"{path.name}: column {bad[0]} holds text, not numbers (row {int(pd.to_numeric(df[bad[0]], errors='coerce').isna().idxmax()) + 2})")
     return df

@@ -275,6 +275,7 @@ def serve(*, models:str|Path='models/population', # the population folder
          ):
     "Run the local service until stopped."
     import uvicorn
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535: raise ConfigError(f"port must be an integer from 1 to 65535, got {port!r}")
     token = os.environ.get('BIG_MOOD_TOKEN') or None
     check_bind(host, token)
     if not log.handlers:   # job failures and internal errors, with their tracebacks, go to stderr beside uvicorn's lines

@@ -129,6 +129,8 @@ def fit(model:nn.Module, # the model to train (its best weights are loaded at th
         run_settings:dict|None=None, # more settings a resumed run must share (lr, model, ...; plain values)
        ) -> list[dict]:
     "Train with early stopping and a plateau or `lr_lambda` schedule; the history, one dict per epoch (lr: the next epoch's)."
+    for what, v in (('epochs', epochs), ('batch_size', batch_size), ('patience', patience), ('n_train', n_train)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1: raise ConfigError(f"{what} must be an integer >= 1 (an untrained model is no result), got {v!r}")
     if plateau_patience and lr_lambda: raise ConfigError("fit: give plateau_patience or lr_lambda, not both")
     rank, world = init_distributed(device)
     net = DistributedDataParallel(model, find_unused_parameters=True) if world > 1 else model   # PAT's key biases take no gradient (softmax ignores them)

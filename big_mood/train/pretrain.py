@@ -9,7 +9,7 @@ import hashlib, os
 import numpy as np, pandas as pd, torch
 from sklearn.preprocessing import StandardScaler
 from ..core import ConfigError, DataError, derive_seed, provenance, resolve_device, seed_everything, writable_folder, write_json
-from ..data.weeks import STANDARDIZE_MODES, Weeks, read_weeks
+from ..data.weeks import STANDARDIZE_MODES, Weeks, read_weeks, week_cohorts
 from ..models.pat import PAT_SIZES, PATConfig, PATMAE, save_pat
 from ..models.registry import data_hashes, register_model
 from .loop import fit, init_distributed
@@ -172,6 +172,9 @@ def pretrain_run(weeks:str|Path, # week table parquet or folder of them (`write_
     _check_positive(lr=lr, epochs=epochs, batch_size=batch_size, patience=patience, plateau_patience=plateau_patience)
     if not 0 <= min_lr < lr: raise ConfigError(f"pretrain: min_lr must be in [0, lr), got {min_lr!r} with lr {lr!r}")
     if not 0 < mask_ratio < 1: raise ConfigError(f"pretrain: mask_ratio must be in (0, 1), got {mask_ratio}")
+    if not 0 < val_frac < 1: raise ConfigError(f"pretrain: val_frac must be in (0, 1), got {val_frac}")
+    if standardize not in STANDARDIZE_MODES: raise ConfigError(f"pretrain: standardize must be 'paper' or 'leak_free', got {standardize!r}")
+    if not isinstance(max_weeks, int) or isinstance(max_weeks, bool) or max_weeks < 0: raise ConfigError(f"pretrain: max_weeks must be an integer >= 0 (0: all), got {max_weeks!r}")
     out = Path(out)
     if out.exists() and not out.is_dir(): raise ConfigError(f"{out}: pretrain writes a folder (mae.pt, mae.json), but this is a file")
     writable_folder(out)
@@ -179,7 +182,7 @@ def pretrain_run(weeks:str|Path, # week table parquet or folder of them (`write_
     dev = resolve_device(device)
     rank, _ = init_distributed(dev)
     table = subsample_weeks(read_weeks(weeks, cohorts=cohorts), max_weeks=max_weeks, seed=seed)
-    if not len(table.meta): raise DataError(f"{weeks}: no weeks of cohorts {cohorts}")
+    if not len(table.meta): raise DataError(f"{weeks}: no weeks of cohorts {', '.join(map(str, cohorts or []))} (the table holds {', '.join(week_cohorts(weeks))})")
     arrays = pretrain_arrays(table, val_frac=val_frac, standardize=standardize, seed=seed)
     cfg = PAT_SIZES[size](conv=conv)
     out.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from ..core import (ConfigError, DataError, ModelError, atomic_write, finetune_model_path, provenance, resolve_device, save_torch,
-                           seed_everything, writable_folder, write_json)
+                           safe_id, seed_everything, writable_folder, write_json)
 from ..data.labels import label_column
 from ..data.splits import clip_splits, split_arrays, split_rows, task_splits
 from ..data.weeks import STANDARDIZE_MODES, read_weeks
@@ -34,6 +34,7 @@ def task_labels(labels:pd.DataFrame, # one row per participant: `id` and label c
     else:
         y = pd.Series(pd.to_numeric(labels[task], errors='coerce').to_numpy(), index=labels['id'].astype(str))
         if bad := sorted(set(y.dropna().unique()) - {0, 1}): raise DataError(f"labels column {task!r} must hold 0, 1 or nothing, got {bad[:3]}")
+    if not y.notna().any(): raise DataError(f"labels: {label or task!r} is missing for every one of the {len(y)} participants: check its column(s)")
     y = y[y.notna()].astype(int)
     return pd.DataFrame({'id': y.index.astype(str), task: y.to_numpy()})
 
@@ -45,7 +46,7 @@ def _per_mode(value, mode:str, init:str, what:str):
         if key in value: return value[key]
     raise ConfigError(f"finetune: {what} has no value for {init}/{mode} (give one per mode: {', '.join(MODES)})")
 
-def _check_settings(runs, seeds, lr, epochs, batch_size, patience, standardize, test_frac, val_frac):
+def _check_settings(runs, seeds, lr, epochs, batch_size, patience, standardize, test_frac, val_frac, warmup_epochs, lora_r, lora_alpha):
     for init, mode in runs:
         if init not in ('pretrained', 'random'): raise ConfigError(f"finetune: init must be 'pretrained' or 'random', got {init!r}")
         if mode not in MODES: raise ConfigError(f"finetune: mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -53,8 +54,8 @@ def _check_settings(runs, seeds, lr, epochs, batch_size, patience, standardize, 
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v) or v <= 0: raise ConfigError(f"finetune: {what} must be a positive number, got {v!r}")
         s = _per_mode(seeds, mode, init, 'seeds')
         if not s or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in s): raise ConfigError(f"finetune: seeds must be a list of integers >= 0, got {s!r}")
-    for what, v in (('batch_size', batch_size), ('patience', patience)):
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1: raise ConfigError(f"finetune: {what} must be an integer >= 1, got {v!r}")
+    for what, v, least in (('batch_size', batch_size, 1), ('patience', patience, 1), ('lora_r', lora_r, 1), ('lora_alpha', lora_alpha, 1), ('warmup_epochs', warmup_epochs, 0)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < least: raise ConfigError(f"finetune: {what} must be an integer >= {least}, got {v!r}")
     if standardize not in STANDARDIZE_MODES: raise ConfigError(f"finetune: standardize must be 'paper' or 'leak_free', got {standardize!r}")
     for what, v in (('test_frac', test_frac), ('val_frac', val_frac)):
         if not (isinstance(v, (int, float)) and 0 < v < 1): raise ConfigError(f"finetune: {what} must be in (0, 1), got {v!r}")
@@ -102,7 +103,9 @@ def finetune_task(weeks:str|Path, # week table parquet or folder of them
                  ) -> dict:
     "Fine-tune every run of one task and write its predictions, models and metadata; the predictions, curves and counts."
     runs = [tuple(r.split('/')) if isinstance(r, str) else tuple(r) for r in runs]
-    _check_settings(runs, seeds if isinstance(seeds, dict) else list(seeds), lr, epochs, batch_size, patience, standardize, test_frac, val_frac)
+    _check_settings(runs, seeds if isinstance(seeds, dict) else list(seeds), lr, epochs, batch_size, patience, standardize, test_frac, val_frac,
+                    warmup_epochs, lora_r, lora_alpha)
+    safe_id(task, 'task')
     if any(init == 'pretrained' for init, _ in runs):
         if pretrained is None: raise ConfigError("finetune: pretrained runs need the weights (the pretrain stage's mae.pt, or `big-mood weights convert`)")
         cfg = load_pat(pretrained).cfg                       # refuses a missing or foreign file before any work
@@ -110,6 +113,7 @@ def finetune_task(weeks:str|Path, # week table parquet or folder of them
     if cfg is None: raise ConfigError("finetune: random runs take their architecture from `pretrained`: give a PAT .pt")
     out = Path(out)
     if out.exists() and not out.is_dir(): raise ConfigError(f"{out}: finetune writes a folder, but this is a file")
+    if Path(weeks).is_dir() and out.resolve() == Path(weeks).resolve(): raise ConfigError(f"{out}: is the week table folder (its predictions.parquet would be read as weeks): give another folder")
     writable_folder(out)
     labels_path = Path(labels)
     if not labels_path.is_file(): raise DataError(f"{labels_path}: labels table not found")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 import numpy as np, pandas as pd, xgboost as xgb
-from ..core import DataError, ModelError, atomic_write, file_sha256, seed_everything
+from ..core import ConfigError, DataError, ModelError, atomic_write, file_sha256, seed_everything
 from ..data.splits import mood_split
 from ..features.mood import FEATURE_NAMES
 from ..models.xgb import EPISODE_MODELS, check_columns, save_xgb
@@ -50,6 +50,8 @@ def train_xgb(X:pd.DataFrame, # the 36 features in `FEATURE_NAMES` order
     check_columns(X, FEATURE_NAMES, 'training table')
     y = np.asarray(y).astype(int)
     if len(np.unique(y)) < 2: raise ModelError(f"training labels hold only class {np.unique(y).tolist()}: need episode and non-episode days")
+    if not isinstance(n := {**XGB_DEFAULTS, **params}['n_estimators'], int) or isinstance(n, bool) or n < 1:
+        raise ConfigError(f"train_xgb: n_estimators must be an integer >= 1 (no tree is no model), got {n!r}")
     spw = (y == 0).sum() / (y == 1).sum() if scale_pos_weight == 'balanced' else float(scale_pos_weight)
     model = xgb.XGBClassifier(objective='binary:logistic', random_state=seed, scale_pos_weight=spw, **{**XGB_DEFAULTS, **params})
     return model.fit(X[list(FEATURE_NAMES)], y)
