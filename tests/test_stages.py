@@ -3,6 +3,7 @@ runner as `dvc repro` (`big-mood stage`): a signature change that would break th
 import json
 import shutil
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -20,7 +21,7 @@ TINY = {  # each stage's section of params.yaml, shrunk to seconds on 2 cores
     'train_xgb': {'n_estimators': 20, 'protocols': ['paper', 'participant']},
 }
 STAGES = ['synthesize', 'preprocess', 'architecture', 'pretrain', 'finetune', 'evaluate', 'features', 'train_xgb', 'evaluate_xgb',
-          'depresjon_sleep', 'depresjon_weeks']
+          'depresjon_sleep', 'depresjon_weeks', 'benchmark_pat']
 
 
 @pytest.fixture(scope='module')
@@ -111,3 +112,26 @@ def test_depresjon_weeks(project):
     stage(project, 'depresjon_weeks', data_source='depresjon', depresjon_dir=str(folder), psykose_dir='none', cv_scheme='kfold', cv_k=3)
     counts = json.loads((project['root'] / 'metrics' / 'pat_depresjon' / 'depresjon_weeks.json').read_text())
     assert counts['folds'] == 3 and counts['labelled_participants'] == 55, counts
+
+
+def tiny_protocol(project, benchmark:str) -> str:
+    "The benchmark's protocol shrunk to seconds: one seed and ordering, one epoch, 2-fold fine-tuning of a PAT head."
+    p = yaml.safe_load((ROOT / 'paper' / 'protocols' / f'{benchmark}.yaml').read_text())
+    p['pretraining'].update(orderings=['official'], seeds=[0], random_seeds=[0], settings={**p['pretraining']['settings'], 'epochs': 1, 'batch_size': 8})
+    if p['finetune']: p['finetune'].update(folds=2, val_frac=0.5, runs=['pretrained/linear'], settings={**p['finetune']['settings'], 'epochs': {'linear': 2, 'full': 1, 'lora': 1}})
+    path = project['root'] / 'paper' / 'protocols' / f'tiny_{benchmark}.yaml'
+    path.write_text(yaml.safe_dump(p))
+    return str(path)
+
+
+def test_benchmark_pat(project):
+    dep, psy = shared_path('data', 'depresjon'), shared_path('data', 'psykose')
+    html = run_stage('benchmark_pat', overrides={'benchmark': 'depresjon', 'protocol': tiny_protocol(project, 'depresjon'), 'depresjon_dir': str(dep),
+                                                 'psykose_dir': str(psy), 'max_per_group': 6}, tag='depresjon', root=project['root'], log_output=False).read_text()
+    project['done'].add('benchmark_pat')
+    assert 'Depresjon (real data)' in html and 'labelled transductive' in html
+    out = project['root'] / 'results' / 'depresjon' / 'pat'
+    emb = pd.read_parquet(out / 'embeddings.parquet')
+    assert sorted(emb.encoder.unique()) == ['inductive_official_s0', 'random_s0', 'transductive_official_s0'] and len(emb) == 3 * 12
+    metrics = json.loads((project['root'] / 'metrics' / 'benchmark_pat_depresjon.json').read_text())
+    assert metrics['corpora'] == {'inductive': 6, 'transductive': 18} and set(metrics['finetune']) == {'pretrained/linear'}, metrics
