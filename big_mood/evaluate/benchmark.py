@@ -128,11 +128,12 @@ def interval_table(points:pd.DataFrame, # `metric_table` rows of the primary sch
                    confidence:float=0.95,
                    metrics:tuple=('auc', 'mcc', 'f1', 'accuracy', 'sensitivity', 'specificity'),
                   ) -> pd.DataFrame:
-    "Per model: each metric with `_low` and `_high` from the bootstrap replicates."
+    "Per model: each metric with `_low` and `_high` from the bootstrap replicates, and the replicates' median of AUC and MCC."
     rows = []
     for r in points.to_dict('records'):
         b = boot[boot.model == r['model']]
-        rows.append({'model': r['model'], **{k: v for m in metrics for k, v in zip((m, f'{m}_low', f'{m}_high'), (r[m], *percentile_interval(b[m], confidence)))}})
+        rows.append({'model': r['model'], **{k: v for m in metrics for k, v in zip((m, f'{m}_low', f'{m}_high'), (r[m], *percentile_interval(b[m], confidence)))},
+                     **{f'{m}_median': float(b[m].median()) for m in ('auc', 'mcc')}})
     return pd.DataFrame(rows)
 
 def comparison_table(pred:pd.DataFrame, # primary-scheme seed-ensemble predictions
