@@ -5,6 +5,7 @@
 # %% ../../nbs/47_nested.ipynb #e318b461
 from __future__ import annotations
 import numpy as np, pandas as pd
+from sklearn import config_context
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.impute import SimpleImputer
@@ -22,9 +23,9 @@ from .protocol import SLEEP_SETS
 from .statistics import regression_metrics
 
 # %% auto #0
-__all__ = ['SLEEP_COLUMNS', 'METRICS', 'model_seeds', 'model_candidates', 'design_matrix', 'candidate_model', 'outer_folds',
-           'nested_predict', 'benchmark_matrices', 'run_model', 'bootstrap_refit', 'permutation_null', 'nested_ridge',
-           'bootstrap_ridge']
+__all__ = ['SLEEP_COLUMNS', 'METRICS', 'model_seeds', 'model_candidates', 'design_matrix', 'block_transformers',
+           'candidate_model', 'outer_folds', 'nested_predict', 'benchmark_matrices', 'run_model', 'bootstrap_refit',
+           'permutation_null', 'nested_ridge', 'bootstrap_ridge']
 
 # %% ../../nbs/47_nested.ipynb #d5b1d1dc
 SLEEP_COLUMNS = dict(zip(SLEEP_SETS, FEATURE_SETS.values()))   # protocol name -> the columns of the sleep block
@@ -63,12 +64,16 @@ def design_matrix(blocks:dict[str, pd.DataFrame], # block name -> one row per pa
         parts.append(a); slices.append((slice(start, start + a.shape[1]), k)); start += a.shape[1]
     return np.hstack(parts), slices
 
+def block_transformers(slices:list, # from `design_matrix`
+                      ) -> list:
+    "(columns, unfitted pipeline) per block: median imputation, standardisation, and PCA + standardisation where asked."
+    return [(s, make_pipeline(SimpleImputer(strategy='median'), StandardScaler(), *([PCA(k), StandardScaler()] if k else []))) for s, k in slices]
+
 def candidate_model(slices:list, # from `design_matrix`
                     C:float, # inverse L2 strength
                    ):
     "The unfitted pipeline: per-block imputation, standardisation (and PCA), then balanced logistic regression."
-    steps = [(f'b{i}', make_pipeline(SimpleImputer(strategy='median'), StandardScaler(), *([PCA(k), StandardScaler()] if k else [])), s)
-             for i, (s, k) in enumerate(slices)]
+    steps = [(f'b{i}', t, s) for i, (s, t) in enumerate(block_transformers(slices))]
     return make_pipeline(ColumnTransformer(steps), LogisticRegression(C=C, class_weight='balanced', max_iter=5000))
 
 # %% ../../nbs/47_nested.ipynb #9035cfcf
@@ -88,8 +93,8 @@ def _balanced_log_loss(y, p) -> float:
 
 def _fit_predict(X, slices, C_values, y, train, test) -> dict:
     "Probabilities of the test rows for each C, with the design's preprocessing fitted once on the training rows."
-    pre = candidate_model(slices, 1.0)[0].fit(X[train])
-    Xt, Xs = pre.transform(X[train]), pre.transform(X[test])
+    blocks = [(s, t.fit(X[train][:, s])) for s, t in block_transformers(slices)]      # as `candidate_model`'s ColumnTransformer
+    Xt, Xs = (np.hstack([t.transform(X[rows][:, s]) for s, t in blocks]) for rows in (train, test))
     return {C: LogisticRegression(C=C, class_weight='balanced', max_iter=5000).fit(Xt, y[train]).predict_proba(Xs)[:, 1] for C in C_values}
 
 def nested_predict(matrices:dict, # design -> (X, slices) from `design_matrix`
@@ -105,7 +110,7 @@ def nested_predict(matrices:dict, # design -> (X, slices) from `design_matrix`
     by_design = {}
     for c in candidates: by_design.setdefault(c['design'], []).append(c['C'])
     prob, chosen = np.full(len(y), np.nan), []
-    with threadpool_limits(1):
+    with threadpool_limits(1), config_context(assume_finite=True, skip_parameter_validation=True):   # checks done once, not per fit
         for f, (train, test) in enumerate(folds):
             inner = list(StratifiedGroupKFold(inner_k, shuffle=True, random_state=derive_seed(seed, 'inner', f)).split(train, y[train], groups[train]))
             if any(len(np.unique(y[train][a])) < 2 for a, _ in inner): raise DataError(f"outer fold {f}: an inner training set lacks a class (too few participants for {inner_k} inner folds)")
