@@ -264,7 +264,7 @@ def add_nhanes(sub):
     w.set_defaults(func=cmd_nhanes_weeks)
 
 # %% ../nbs/61_cli.ipynb #3cfdff66
-PRETRAIN_OPTIONS = ('size', 'conv', 'cohorts', 'max_weeks', 'standardize', 'val_frac', 'mask_ratio', 'ordering', 'lr', 'epochs', 'batch_size',
+PRETRAIN_OPTIONS = ('size', 'conv', 'cohorts', 'splits', 'force_cohorts', 'max_weeks', 'standardize', 'val_frac', 'mask_ratio', 'ordering', 'lr', 'epochs', 'batch_size',
                     'patience', 'plateau_patience', 'min_lr', 'seed', 'device')
 
 def cmd_pretrain(args):
@@ -283,6 +283,8 @@ def add_pretrain(sub):
     p.add_argument('--size', choices=PAT_SIZE_NAMES, help='PAT size (default S; paper: S, M, L)')
     p.add_argument('--conv', action='store_true', help='PAT Conv patch embedding')
     p.add_argument('--cohorts', nargs='+', help='pretraining cohorts of the table (default: all; never the supervised test cohort, e.g. nhanes_H)')
+    p.add_argument('--splits', help='splits table whose test participants pretraining refuses (default: splits.parquet beside the weeks)')
+    p.add_argument('--force-cohorts', action='store_true', help='pretrain on held-out test participants anyway (a transductive run; mae.json says so)')
     p.add_argument('--max-weeks', type=positive(int), help='weeks used, whole participants at random (default: all)')
     p.add_argument('--standardize', choices=['paper', 'leak_free'], help='per-cohort column z-scores over all weeks (paper, default) or training weeks')
     p.add_argument('--val-frac', type=float, help='validation participants (default and paper: 0.1)')

@@ -3,6 +3,7 @@ runner as `dvc repro` (`big-mood stage`): a signature change that would break th
 import json
 import shutil
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -26,7 +27,7 @@ TINY = {  # each stage's section of params.yaml, shrunk to seconds on 2 cores
     'eeg_sweep': {'mask_ratios': [0.5]},
 }
 STAGES = ['synthesize', 'preprocess', 'architecture', 'pretrain', 'finetune', 'evaluate', 'features', 'train_xgb', 'evaluate_xgb',
-          'depresjon_sleep', 'depresjon_weeks', 'eeg_primary', 'eeg_pretrain', 'eeg_finetune', 'eeg_sweep', 'apple']
+          'depresjon_sleep', 'depresjon_weeks', 'eeg_primary', 'eeg_pretrain', 'eeg_finetune', 'eeg_sweep', 'apple', 'benchmark_pat', 'benchmark']
 
 
 @pytest.fixture(scope='module')
@@ -198,3 +199,46 @@ def test_every_report_reads_in_a_browser(project):
             assert headings[-1].rstrip('¶').strip() in ('Provenance', 'Parameters') or 'Input data' in page.content(), (name, headings[-2:])
             page.close()
         browser.close()
+
+
+def tiny_protocol(project, benchmark:str) -> str:
+    "The benchmark's protocol shrunk to seconds: one seed and ordering, one epoch, 2-fold fine-tuning of a PAT head, 2 resamples."
+    p = yaml.safe_load((ROOT / 'paper' / 'protocols' / f'{benchmark}.yaml').read_text())
+    p['pretraining'].update(orderings=['official'], seeds=[0], random_seeds=[0], settings={**p['pretraining']['settings'], 'epochs': 1, 'batch_size': 8})
+    p.update(outer={'scheme': 'stratified_group_kfold', 'k': 3}, inner={'k': 2, 'criterion': 'balanced_log_loss'}, C=[0.1, 1.0],
+             intervals={**p['intervals'], 'replicates': 2}, permutation={**p['permutation'], 'permutations': 2})
+    p['severity']['alpha'] = [1.0, 10.0]
+    for m in p['models'].values():
+        if 'orderings' in m: m['orderings'] = ['official']
+        if 'pat_components' in m: m['pat_components'] = 2
+    if p['finetune']: p['finetune'].update(folds=2, val_frac=0.5, runs=['pretrained/linear'], settings={**p['finetune']['settings'], 'epochs': {'linear': 2, 'full': 1, 'lora': 1}})
+    path = project['root'] / 'paper' / 'protocols' / f'tiny_{benchmark}.yaml'
+    path.write_text(yaml.safe_dump(p))
+    return str(path)
+
+
+def test_benchmark_pat(project):
+    dep, psy = shared_path('data', 'depresjon'), shared_path('data', 'psykose')
+    html = run_stage('benchmark_pat', overrides={'benchmark': 'depresjon', 'protocol': tiny_protocol(project, 'depresjon'), 'depresjon_dir': str(dep),
+                                                 'psykose_dir': str(psy), 'max_per_group': 6}, tag='depresjon', root=project['root'], log_output=False).read_text()
+    project['done'].add('benchmark_pat')
+    assert 'Depresjon (real data)' in html and 'labelled transductive' in html
+    out = project['root'] / 'results' / 'depresjon' / 'pat'
+    emb = pd.read_parquet(out / 'embeddings.parquet')
+    assert sorted(emb.encoder.unique()) == ['inductive_official_s0', 'random_s0', 'transductive_official_s0'] and len(emb) == 3 * 12
+    metrics = json.loads((project['root'] / 'metrics' / 'benchmark_pat_depresjon.json').read_text())
+    assert metrics['corpora'] == {'inductive': 6, 'transductive': 18} and set(metrics['finetune']) == {'pretrained/linear'}, metrics
+
+
+def test_benchmark(project):
+    if 'benchmark_pat' not in project['done']: pytest.fail('benchmark needs benchmark_pat, which failed earlier')
+    dep, psy = shared_path('data', 'depresjon'), shared_path('data', 'psykose')
+    html = run_stage('benchmark', overrides={'benchmark': 'depresjon', 'protocol': str(project['root'] / 'paper' / 'protocols' / 'tiny_depresjon.yaml'),
+                                             'depresjon_dir': str(dep), 'psykose_dir': str(psy), 'max_per_group': 6}, tag='depresjon',
+                     root=project['root'], log_output=False).read_text()
+    assert 'Depresjon (real data)' in html and 'Paired comparisons' in html and 'Jakobsen et al. 2020' in html
+    out = project['root'] / 'results' / 'depresjon' / 'protocol'
+    pred = pd.read_parquet(out / 'predictions.parquet')
+    assert set(pred.scheme) == {'stratified_group_kfold', 'lopo'} and pred.groupby(['scheme', 'model', 'seed']).id.nunique().eq(12).all()
+    metrics = json.loads((project['root'] / 'metrics' / 'benchmark_depresjon.json').read_text())
+    assert metrics['primary_model'] == 'fusion' and 'fusion vs sleep' in metrics['comparisons'] and metrics['permutation']['permutations'] == 2

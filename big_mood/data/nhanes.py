@@ -10,8 +10,8 @@ from ..core import DataError
 from .xpt import XptVar, xpt_layout
 
 # %% auto #0
-__all__ = ['SEQN', 'DPQ_ITEMS', 'BENZODIAZEPINES', 'SSRIS', 'TASKS', 'PAPER_N', 'codebook', 'find_table', 'check_types',
-           'read_table', 'phq9_total', 'drug_label', 'sleep_labels', 'nhanes_labels']
+__all__ = ['SEQN', 'DPQ_ITEMS', 'BENZODIAZEPINES', 'SSRIS', 'UNKNOWN_DRUG', 'TASKS', 'PAPER_N', 'codebook', 'find_table',
+           'check_types', 'read_table', 'phq9_total', 'drug_label', 'sleep_labels', 'nhanes_labels']
 
 # %% ../../nbs/02a_nhanes.ipynb #a9e021c1
 def _v(spec:str, kind:str='num', width:int=8) -> list[XptVar]:
@@ -136,13 +136,19 @@ SSRIS = {'d00236': 'FLUOXETINE', 'd00880': 'SERTRALINE', 'd03157': 'PAROXETINE',
          'd04812': 'ESCITALOPRAM', 'd03804': 'FLUVOXAMINE', 'd04917': 'FLUOXETINE; OLANZAPINE'}
 
 # %% ../../nbs/02a_nhanes.ipynb #5fc5102d
-def drug_label(rx:pd.DataFrame, # RXQ_RX_H rows: SEQN, RXDUSE, RXDDRGID
+UNKNOWN_DRUG = ('55555', '77777', '99999')   # RXDDRUG: unknown, refused, don't know
+
+def drug_label(rx:pd.DataFrame, # RXQ_RX_H rows: SEQN, RXDUSE, RXDDRUG, RXDDRGID
                ids:dict, # RXDDRGID -> name, e.g. `BENZODIAZEPINES`
                name:str='drug', # name of the returned Series
               ) -> pd.Series:
-    "0/1/NA per SEQN: takes any drug in `ids`."
-    per = rx.assign(hit=rx['RXDDRGID'].isin(list(ids)), use=rx['RXDUSE']).groupby('SEQN').agg(hit=('hit', 'any'), use=('use', 'first'))
-    return pd.Series(np.where(per.hit, 1, np.where(per.use.isin([1, 2]), 0, -1)), per.index).replace(-1, pd.NA).astype('Int8').rename(name)
+    "0/1/NA per SEQN: takes any drug in `ids` (NA where use is refused or unknown, or every drug row is an unknown code)."
+    if missing := [c for c in ('SEQN', 'RXDUSE', 'RXDDRUG', 'RXDDRGID') if c not in rx]: raise DataError(f"RXQ_RX rows lack column(s) {', '.join(missing)}")
+    unknown = rx['RXDDRUG'].astype(str).str.strip().isin(UNKNOWN_DRUG)
+    per = rx.assign(hit=rx['RXDDRGID'].isin(list(ids)), use=rx['RXDUSE'], unknown=unknown).groupby('SEQN').agg(
+        hit=('hit', 'any'), use=('use', 'first'), unknown=('unknown', 'all'))
+    known_none = per.use.isin([1, 2]) & ~(per.use.eq(1) & per.unknown)
+    return pd.Series(np.where(per.hit, 1, np.where(known_none, 0, -1)), per.index).replace(-1, pd.NA).astype('Int8').rename(name)
 
 # %% ../../nbs/02a_nhanes.ipynb #95b6c308
 def sleep_labels(slq:pd.DataFrame, # SLQ_H rows: SEQN, SLD010H, SLQ060
@@ -165,7 +171,7 @@ def nhanes_labels(folder:str|Path, # raw folder with DEMO, DPQ, RXQ_RX and SLQ o
     "One row per DEMO participant: `id`, the five tasks (0/1/NA), `phq9`, `sleep_hours` and demographics."
     t = lambda name, cols, one=True: read_table(find_table(folder, f'{name}_{cycle}'), f'{name}_{cycle}', cols, one)
     demo = t('DEMO', ['SEQN', 'RIAGENDR', 'RIDAGEYR', 'RIDRETH1', 'WTMEC2YR', 'INDFMPIR']).set_index('SEQN')
-    rx = t('RXQ_RX', ['SEQN', 'RXDUSE', 'RXDDRGID'], False)
+    rx = t('RXQ_RX', ['SEQN', 'RXDUSE', 'RXDDRUG', 'RXDDRGID'], False)
     phq = phq9_total(t('DPQ', ['SEQN', *DPQ_ITEMS]))
     out = pd.DataFrame(index=demo.index).join(phq).assign(depression=lambda d: (d.phq9 >= 10).astype('Int8'))
     out = out.join(drug_label(rx, BENZODIAZEPINES, 'benzodiazepine')).join(drug_label(rx, SSRIS, 'ssri'))

@@ -14,8 +14,8 @@ from .sleep import (SLEEP_INDEXES, daily_sleep_indexes, episodes_to_minutes, par
 from .circadian import CIRCADIAN_INDEXES, circadian_indexes
 
 # %% auto #0
-__all__ = ['DAILY_INDEXES', 'FEATURE_NAMES', 'daily_indexes', 'mood_features', 'features_from_episodes', 'write_features',
-           'cohort_features', 'mood_cohort_run']
+__all__ = ['DAILY_INDEXES', 'FEATURE_NAMES', 'MN_SD_WINDOWS', 'daily_indexes', 'mood_features', 'features_from_episodes',
+           'write_features', 'cohort_features', 'mood_cohort_run']
 
 # %% ../../nbs/22_mood_features.ipynb #05883dea
 DAILY_INDEXES = SLEEP_INDEXES + CIRCADIAN_INDEXES
@@ -35,21 +35,25 @@ def daily_indexes(sleep:pd.Series, # one person's minute series (1 asleep, 0 awa
     return sleep_ix.join(circ)[list(DAILY_INDEXES)]
 
 # %% ../../nbs/22_mood_features.ipynb #f7b4a533
+MN_SD_WINDOWS = ('whole', 'expanding')
+
 def mood_features(indexes:pd.DataFrame, # one person's daily indexes (`daily_indexes`), index `date`
                   ddof:int=1, # SD degrees of freedom: 1 (MATLAB std) or 0
                   min_days:int=7, # fewer known days than this is an error
                   source:str='sleep data', # name for messages
+                  window:str='whole', # MN/SD over the 'whole' record (the paper's) or an 'expanding' window of the days so far (causal)
                  ) -> pd.DataFrame:
     "The 36 features in the models' order, one row per known day (index `date`)."
     if ddof not in (0, 1): raise ConfigError(f"ddof must be 0 or 1, got {ddof!r}")
     if not isinstance(min_days, int) or isinstance(min_days, bool) or min_days < 2: raise ConfigError(f"min_days must be an integer >= 2 (an SD needs two days), got {min_days!r}")
+    if window not in MN_SD_WINDOWS: raise ConfigError(f"window must be one of {', '.join(MN_SD_WINDOWS)}, got {window!r}")
     known = indexes[list(DAILY_INDEXES)].dropna(how='all', subset=list(SLEEP_INDEXES))
     if len(known) < min_days:
         raise DataError(f"{source}: only {len(known)} day(s) with sleep data; per-person MN/SD need at least {min_days} (min_days)")
-    mn, sd = known.mean(), known.std(ddof=ddof)
+    if window == 'whole': mn, sd = (pd.DataFrame([s] * len(known), known.index) for s in (known.mean(), known.std(ddof=ddof)))
+    else: mn, sd = known.expanding(min_periods=min_days).mean(), known.expanding(min_periods=min_days).std(ddof=ddof)
     z = (known - mn) / sd.where(sd > 0)
-    out = {f'{i}_{s}': (pd.Series(mn[i], known.index) if s == 'MN' else pd.Series(sd[i], known.index) if s == 'SD' else z[i])
-           for i in DAILY_INDEXES for s in ('MN', 'SD', 'Zscore')}
+    out = {f'{i}_{s}': (mn[i] if s == 'MN' else sd[i] if s == 'SD' else z[i]) for i in DAILY_INDEXES for s in ('MN', 'SD', 'Zscore')}
     return pd.DataFrame(out)[list(FEATURE_NAMES)]
 
 # %% ../../nbs/22_mood_features.ipynb #12f92c2a
@@ -60,6 +64,7 @@ def features_from_episodes(episodes:str|Path|pd.DataFrame, # episode CSV path or
                            max_wake_hours:float=48.0, # longer stretches without an episode are recording gaps
                            ddof:int=1, # SD degrees of freedom (see `mood_features`)
                            min_days:int=7, # fewer known days is an error
+                           window:str='whole', # MN/SD over the 'whole' record (paper) or 'expanding' (causal; see `mood_features`)
                            source:str|None=None, # name for messages (default: the file name)
                            **index_kw, # `daily_indexes` options
                           ) -> pd.DataFrame:
@@ -67,7 +72,7 @@ def features_from_episodes(episodes:str|Path|pd.DataFrame, # episode CSV path or
     if isinstance(episodes, pd.DataFrame): ep, source = parse_sleep_episodes(episodes, source or 'episodes', tz_change), source or 'episodes'
     else: ep, source = read_sleep_episodes(episodes, tz_change), source or Path(episodes).name
     sleep = episodes_to_minutes(ep, overlap, wake_placement, max_wake_hours, source)
-    return mood_features(daily_indexes(sleep, **index_kw), ddof, min_days, source)
+    return mood_features(daily_indexes(sleep, **index_kw), ddof, min_days, source, window)
 
 def write_features(features:pd.DataFrame, # `mood_features` output (index `date`)
                    path:str|Path, # CSV to write (atomically)
@@ -97,12 +102,13 @@ def mood_cohort_run(out_dir:str|Path, # folder for mood_features.parquet and moo
                     n_people:int=60, n_days:int=365, # synthetic people and days (paper: 168 real patients, 429 days on average)
                     gap_share:float=0.3, lead_days:int=5, # `synthetic_mood_cohort`
                     light_from:str='windows', ddof:int=1, # `features_from_episodes`
+                    window:str='whole', # MN/SD window: 'whole' record (paper) or 'expanding' (causal, for time-ordered evaluation)
                     seed:int=0, # `base.seed`
                    ) -> dict:
     "Write the synthetic cohort's features and labels; `{'features', 'labels', 'people'}` tables."
     seed_everything(seed)
     episodes, labels, people = synthetic_mood_cohort(n_people, n_days, seed, gap_share, lead_days)
-    features = cohort_features(episodes, light_from=light_from, ddof=ddof)
+    features = cohort_features(episodes, light_from=light_from, ddof=ddof, window=window)
     out = Path(out_dir)
     with atomic_write(out/'mood_features.parquet') as tmp: features.to_parquet(tmp, index=False)
     with atomic_write(out/'mood_labels.parquet') as tmp: labels.merge(people, on='person').to_parquet(tmp, index=False)

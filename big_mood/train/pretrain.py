@@ -17,7 +17,7 @@ from .tracking import epoch_tracker, live_run
 
 # %% auto #0
 __all__ = ['PRETRAIN_FILES', 'pretrain_arrays', 'subsample_weeks', 'mae_step', 'mae_val_loss', 'pretrain_mae', 'reconstruct',
-           'pretrain_run']
+           'held_out_participants', 'check_pretraining_participants', 'pretrain_run']
 
 # %% ../../nbs/31_pretrain.ipynb #8f5ccbb0
 def pretrain_arrays(weeks:Weeks, # the week table
@@ -139,6 +139,39 @@ def reconstruct(model:PATMAE, # a trained autoencoder
     return {'x': xt.cpu().numpy(), 'pred': pred.flatten(1)[:, :L].cpu().numpy(),
             'masked': mask.repeat_interleave(model.cfg.patch_size)[:L].bool().cpu().numpy()}
 
+# %% ../../nbs/31_pretrain.ipynb #5ada0411
+def held_out_participants(weeks:str|Path, # the week table pretraining reads (parquet or folder)
+                          splits:str|Path|None=None, # splits table (None: `splits.parquet` beside the weeks, where there is one)
+                         ) -> tuple[set[str], Path|None]:
+    "Ids a splits table holds out as test participants, and the table's path (empty and None without a table)."
+    weeks = Path(weeks)
+    if splits is None:
+        near = [weeks.parent/'splits.parquet'] + ([weeks.parent.parent/'splits.parquet'] if weeks.parent.name == 'weeks' else [])
+        splits = next((p for p in near if p.is_file()), None)
+        if splits is None: return set(), None
+    path = Path(splits)
+    if not path.is_file(): raise DataError(f"{path}: splits table not found")
+    table = pd.read_parquet(path)
+    if not {'split', 'id'} <= set(table.columns): raise DataError(f"{path}: a splits table needs columns split and id")
+    return set(table.loc[table['split'] == 'test', 'id'].astype(str)), path
+
+def check_pretraining_participants(table:Weeks, # the pretraining weeks
+                                   held_out:set[str], # test participants (`held_out_participants`)
+                                   *,
+                                   force_cohorts:bool=False, # pretrain on them anyway (a transductive run)
+                                   source:str='the splits table', # names the splits table in the message
+                                  ) -> int:
+    "How many held-out test participants the pretraining weeks hold; a `ConfigError` naming their cohorts unless `force_cohorts`."
+    ids = table.meta['id'].astype(str)
+    hit = ids.isin(held_out).to_numpy()
+    n = int(ids[hit].nunique())
+    if n and not force_cohorts:
+        cohorts = ', '.join(sorted(table.meta.loc[hit, 'cohort'].astype(str).unique()))
+        raise ConfigError(f"pretrain: cohort(s) {cohorts} hold {n} participant(s) that {source} holds out for testing (e.g. {ids[hit].iloc[0]}): "
+                          "pretraining on them leaks the test set into the encoder. Choose other cohorts (pretrain.cohorts, --cohorts), "
+                          "or pass force_cohorts=True (--force-cohorts) for a knowingly transductive run")
+    return n
+
 # %% ../../nbs/31_pretrain.ipynb #6a9db09f
 PRETRAIN_FILES = ('mae.pt', 'mae.json')
 
@@ -153,6 +186,8 @@ def pretrain_run(weeks:str|Path, # week table parquet or folder of them (`write_
                  size:str='S', # PAT size: S, M, L or H (paper: S, M, L)
                  conv:bool=False, # PAT Conv patch embedding (paper: both variants)
                  cohorts:list[str]|None=None, # pretraining cohorts of the table (None: all)
+                 splits:str|Path|None=None, # splits table whose test participants must stay out (None: `splits.parquet` beside the weeks)
+                 force_cohorts:bool=False, # pretrain on held-out test participants anyway (a transductive run, recorded as such)
                  max_weeks:int=0, # weeks used, whole participants drawn at random (0: all; paper: all 21,538)
                  standardize:str='paper', # 'paper' (each cohort on itself) or 'leak_free' (on its training participants)
                  val_frac:float=0.1, # validation participants (paper: 0.1)
@@ -183,6 +218,8 @@ def pretrain_run(weeks:str|Path, # week table parquet or folder of them (`write_
     rank, _ = init_distributed(dev)
     table = subsample_weeks(read_weeks(weeks, cohorts=cohorts), max_weeks=max_weeks, seed=seed)
     if not len(table.meta): raise DataError(f"{weeks}: no weeks of cohorts {', '.join(map(str, cohorts or []))} (the table holds {', '.join(week_cohorts(weeks))})")
+    held, held_path = held_out_participants(weeks, splits)
+    n_held = check_pretraining_participants(table, held, force_cohorts=force_cohorts, source=str(held_path))
     arrays = pretrain_arrays(table, val_frac=val_frac, standardize=standardize, seed=seed)
     cfg = PAT_SIZES[size](conv=conv)
     out.mkdir(parents=True, exist_ok=True)
@@ -192,6 +229,7 @@ def pretrain_run(weeks:str|Path, # week table parquet or folder of them (`write_
                                       device=dev, checkpoint=out/'mae.ckpt.pt', log=log, tracker=epoch_tracker(live))
     meta = {'weeks': Path(weeks).as_posix(), 'cohorts': sorted(table.meta['cohort'].unique()), 'n_train': len(arrays['train'][0]),
             'n_val': len(arrays['val'][0]), 'participants': int(table.meta['id'].nunique()),
+            'splits': None if held_path is None else held_path.as_posix(), 'test_participants': n_held, 'transductive': n_held > 0,
             'settings': dict(size=size, conv=conv, max_weeks=max_weeks, standardize=standardize, val_frac=val_frac, mask_ratio=mask_ratio,
                              ordering=ordering, lr=lr, epochs=epochs, batch_size=batch_size, patience=patience,
                              plateau_patience=plateau_patience, min_lr=min_lr),
