@@ -10,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np, pandas as pd, pyarrow as pa, pyarrow.parquet as pq
 from ..core import ConfigError, DataError
-from .weeks import MINUTES_PER_WEEK, Weeks, standardize, write_weeks
+from .weeks import MINUTES_PER_WEEK, Weeks, standardize_splits, write_weeks
 from .apple_xml import (APPLE_EPOCH, CHANNELS, Q_FIELDS, QUANTITY_TYPES, S_FIELDS, SAMPLED, SLEEP_STAGES, SLEEP_TYPE,
                                      SUMMED, TYPE_CODE, collect)
 
@@ -285,7 +285,7 @@ def week_rows(steps:np.ndarray, valid:np.ndarray, # [days, 1440] from `wall_cloc
 def pat_input(weeks:Weeks) -> np.ndarray:
     "PAT input [N, 10080] float32 from Apple step weeks: log1p(steps per minute), each minute of the week z-scored over the weeks given."
     if len(weeks.minutes) < 2: raise DataError(f"PAT input needs at least 2 weeks to standardise each minute over, got {len(weeks.minutes)}")
-    return standardize({'weeks': np.log1p(np.where(weeks.valid > 0, weeks.minutes, 0))}, 'paper')[0]['weeks']
+    return standardize_splits({'weeks': np.log1p(np.where(weeks.valid > 0, weeks.minutes, 0))}, standardize='paper')[0]['weeks']
 
 # %% ../../nbs/05_apple_health.ipynb #48d6c814
 OUTPUT_MARK = 'big_mood apple read'
