@@ -233,9 +233,14 @@ def _predictions(self) -> pd.DataFrame:
     return pd.read_sql_query('SELECT r.id AS run_id, r.made_at, r.models, p.date, p.score, p.value, p.status FROM predictions p '
                              'JOIN prediction_runs r ON r.id = p.run_id ORDER BY r.id, p.date, p.score', self.conn)
 
+def _native(x):
+    "A numpy scalar or array as plain Python (for json.dumps)."
+    if isinstance(x, (np.generic, np.ndarray)): return x.tolist()
+    raise TypeError(f"{type(x).__name__} is not JSON serialisable")
+
 def _add_calibration(self, summary:dict) -> int:
     "Append a calibration's summary; its id."
-    with self.transaction() as c: return c.execute('INSERT INTO calibrations (made_at, summary) VALUES (?, ?)', (_now(), json.dumps(summary, sort_keys=True))).lastrowid
+    with self.transaction() as c: return c.execute('INSERT INTO calibrations (made_at, summary) VALUES (?, ?)', (_now(), json.dumps(summary, sort_keys=True, default=_native))).lastrowid
 
 def _calibrations(self) -> list[dict]:
     "Every calibration's summary, oldest first (with `id` and `made_at`)."
