@@ -69,9 +69,9 @@ def deviations(days:pd.DataFrame, # `date` and the `MEASURES`
 def _hash(text:str) -> str: return hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]
 
 def identity(me:dict|None, # the export's `Me` attributes (HKCharacteristicTypeIdentifier...)
-             sources:list[str], # the export's source names
+             sources:list[str], # the names of the export's devices (Watch, iPhone sources)
             ) -> dict:
-    "Hashed `me` (date of birth and sex, where set) and hashed source names."
+    "Hashed `me` (date of birth and sex, where set) and hashed device names."
     me = me or {}
     dob, sex = me.get('HKCharacteristicTypeIdentifierDateOfBirth') or '', me.get('HKCharacteristicTypeIdentifierBiologicalSex') or ''
     keys = [f'dob:{dob}'] * bool(dob) + [f'sex:{sex}'] * bool(sex and not sex.endswith('NotSet'))
@@ -84,7 +84,7 @@ def other_person(stored:dict, # the store's identity
     for k in set(stored.get('me', {})) & set(new.get('me', {})):
         if stored['me'][k] != new['me'][k]: return 'its date of birth' if k == 'dob' else 'its sex' + ' differs from the stored one'
     if stored.get('sources') and new.get('sources') and not set(stored['sources']) & set(new['sources']):
-        return f"none of its {len(new['sources'])} source(s) is one of the {len(stored['sources'])} the store has seen"
+        return f"none of its {len(new['sources'])} device(s) is one of the {len(stored['sources'])} the store has seen"
     return None
 
 # %% ../../nbs/50_baseline.ipynb #715ab718

@@ -94,7 +94,8 @@ def days_from_folder(folder:str|Path, # a folder written by `read_apple_export` 
     weeks.meta['end'] = weeks.meta['start'] + pd.Timedelta(days=6)
     source = {'export': summary.get('export'), 'sha256': sha256, 'export_date': summary.get('export_date'),
               'first_date': f'{dates[0]:%Y-%m-%d}', 'last_date': f'{dates[-1]:%Y-%m-%d}'}
-    return ExportDays(days, weeks, _hours(steps, valid, sleep, dates), identity(me, [s['name'] for s in summary.get('sources', [])]), source)
+    devices = [s['name'] for s in summary.get('sources', []) if s.get('kind') in ('watch', 'phone')]   # an app or a scale may be anyone's
+    return ExportDays(days, weeks, _hours(steps, valid, sleep, dates), identity(me, devices), source)
 
 def read_export_days(export:str|Path, # export.zip / export.xml from the Health app, or a `big-mood apple read` folder
                      *,

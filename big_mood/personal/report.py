@@ -18,7 +18,7 @@ from .calibrate import DEVIATIONS, ENSEMBLE_SCORES, PERSONAL_SCORES, TARGETS
 
 # %% auto #0
 __all__ = ['EPISODE_COLORS', 'ARM_STYLE', 'STATEMENT', 'figure_html', 'risk_timeline', 'heat_maps', 'deviation_map',
-           'completeness', 'clinical_report']
+           'completeness', 'reliability', 'clinical_report']
 
 # %% ../../nbs/52_clinical_report.ipynb #7bfb253d
 def figure_html(fig, alt:str) -> str:
@@ -49,7 +49,8 @@ def risk_timeline(risks:pd.DataFrame, # `predict_run`'s risks
         for c in cols:
             if c in d and d[c].notna().any(): ax.plot(d.index, d[c], label=c.rsplit('_', 1)[1], **ARM_STYLE[c.rsplit('_', 1)[1]])
         ax.set_ylim(0, 1); ax.set_ylabel('probability'); ax.set_title(f'{name}' + (' (next day)' if name in TARGETS else ''), fontsize=10, loc='left')
-        ax.legend(loc='upper left', fontsize=8, frameon=False, ncol=3)
+        if ax.lines: ax.legend(loc='upper left', fontsize=8, frameon=False, ncol=3)
+        else: ax.text(0.5, 0.5, 'no day could be scored', transform=ax.transAxes, ha='center', color='0.4')
     fig.tight_layout()
     return fig
 
@@ -86,6 +87,16 @@ def completeness(risks:pd.DataFrame):
     ax.bar(d.index, d['valid_hours'], width=1.0, color='0.6', label='hours a device vouched for')
     ax.plot(d.index, d['sleep_hours'], '.', color='tab:blue', ms=3, label='hours asleep recorded')
     ax.set_ylim(0, 24.5); ax.set_ylabel('hours'); ax.legend(loc='lower left', fontsize=8, frameon=False, ncol=2)
+    fig.tight_layout()
+    return fig
+
+def reliability(calibration:dict):
+    "Held-out reliability of the ensemble of each calibrated type: observed share of episode days per bin of predicted probability."
+    fig, ax = plt.subplots(figsize=(4.5, 3.6))
+    for t, c in calibration.items():
+        if r := c.get('reliability'): ax.plot(r['predicted'], r['observed'], 'o-', label=f"{t} (days per bin: {', '.join(map(str, r['n']))})")
+    ax.plot([0, 1], [0, 1], color='grey', lw=0.6); ax.set_xlim(0, 1); ax.set_ylim(0, 1)
+    ax.set_xlabel('predicted (ensemble)'); ax.set_ylabel('observed'); ax.legend(fontsize=7, frameon=False, loc='upper left')
     fig.tight_layout()
     return fig
 
@@ -135,7 +146,8 @@ def clinical_report(risks:pd.DataFrame, # `predict_run`'s risks (one row per day
     if calibration:
         rows = [{'type': t, 'arm': arm, **{k: v for k, v in m.items()}} for t, c in calibration.items() if c.get('calibrated') for arm, m in c['held_out'].items()]
         body += ['<h2>Calibration</h2>', '<p>Held-out days of this person\'s calibration (blocked in time): population, personal and ensemble '
-                 'on the same days. The ensemble is fitted on these days, so its numbers here are optimistic.</p>', table_html(pd.DataFrame(rows))]
+                 'on the same days. The ensemble is fitted on these days, so its numbers here are optimistic.</p>', table_html(pd.DataFrame(rows)),
+                 figure_html(reliability(calibration), 'Reliability of the ensemble on the held-out calibration days (on the diagonal a probability means what it says)')]
     recent = risks.tail(28)[['date', *[c for c in (*SCORES, *PERSONAL_SCORES, *ENSEMBLE_SCORES) if c in risks], 'status']]
     recent = recent.assign(date=recent['date'].dt.strftime('%Y-%m-%d')).astype(object)
     body += ['<h2>Last 28 days</h2>', table_html(recent.where(recent.notna(), 'insufficient data'), digits=3),
