@@ -27,6 +27,14 @@ def test_the_sample_export_is_read_and_every_score_says_why_it_is_missing(popula
     assert (csv[list(SCORES)] == 'insufficient data').all().all()
 
 
+def test_calibrating_on_the_sample_export_is_refused_clearly(population, tmp_path, capsys):
+    sample = shared_path('data', 'apple_health', 'export_sample.zip')
+    (tmp_path / 'episodes.csv').write_text('start,end,type\n2024-01-01,2024-01-02,depressive\n')
+    code, out, err = run_cli(capsys, 'calibrate', '--episodes', tmp_path / 'episodes.csv', '--export', sample, '--output', tmp_path / 'me', '--population', population)
+    assert_clean_failure(code, err, 'export_sample.zip: 3 day(s) of data; calibration needs at least 14 labelled days')
+    assert not (tmp_path / 'me').exists()
+
+
 def test_population_alone_scores_a_synthetic_export(person, population):
     r = predict_run(person['days'], population=population)
     risks = r['risks']

@@ -17,7 +17,7 @@ from ..train.finetune import prepare, weighted_bce
 from ..train.loop import batch_indices, train_one_epoch
 from .baseline import MEASURES, SCORES, BaselineStore, copy_store, deviations
 from .population import Population, load_population
-from .daily import ExportDays, pat_input, pat_standardizer, population_scores, read_export_days
+from .daily import ExportDays, pat_input, pat_standardizer, population_scores, read_export_days, until
 
 # %% auto #0
 __all__ = ['EPISODE_TYPES', 'DSM5_MIN_DAYS', 'TARGETS', 'COUNTS_AS', 'DEVIATIONS', 'STACK_INPUTS', 'ADAPTER_MODES',
@@ -405,6 +405,22 @@ def _previous(output:Path, population:Population, user_id:str) -> PersonalModel|
     if prev.user_id != user_id: raise ConfigError(f"{output}: holds user {prev.user_id!r}, not {user_id!r}")
     return prev
 
+def _history(output:Path|None, ed:ExportDays, episodes, min_labeled_days:int) -> tuple[pd.DataFrame, list[str], dict]:
+    "The episodes (new merged with stored), the warnings about the new ones, and the stored embeddings by key; checked against every day of data."
+    stored = BaselineStore(output/'baseline.db') if output else None
+    name = ed.source.get('export') or 'export'
+    try:
+        known = stored.days(with_embeddings=True) if stored else pd.DataFrame({'date': pd.Series([], dtype='datetime64[ns]'), 'embedding_key': [], 'embedding': []})
+        dates = pd.DatetimeIndex(sorted(set(ed.days['date']) | set(known['date'])))
+        if len(dates) < min_labeled_days:
+            raise DataError(f"{name}: {len(dates)} day(s) of data; calibration needs at least {min_labeled_days} labelled days (min_labeled_days): give a longer export")
+        new, warns = read_episodes(episodes, first=dates[0], last=dates[-1])
+        merged = merge_episodes(stored.episodes() if stored else pd.DataFrame(), new.assign(source=Path(episodes).name))
+        emb = known.dropna(subset=['embedding_key'])
+        return merged, warns, dict(zip(emb['embedding_key'], emb['embedding']))
+    finally:
+        if stored: stored.close()
+
 def _store_days(ed:ExportDays, scores:pd.DataFrame) -> pd.DataFrame:
     "The export's days as the store's rows: coverage, measures, population scores, embeddings."
     return ed.days.merge(scores, on='date', how='left')
@@ -445,18 +461,11 @@ def calibrate_run(episodes:str|Path, # CSV start,end,type of the person's episod
     pop = population if isinstance(population, Population) else load_population(population)
     prev = _previous(output, pop, user_id)
     ed = export if isinstance(export, ExportDays) else read_export_days(export, end=end, min_valid_hours=min_valid_hours, min_week_days=min_week_days, tz=tz, workers=workers, progress=progress)
+    if end and isinstance(export, ExportDays): ed = until(ed, end)
     name = ed.source.get('export') or 'export'
-    stored = BaselineStore(output/'baseline.db') if prev else None
-    try:
-        known = stored.days()['date'] if stored else pd.Series([], dtype='datetime64[ns]')
-        first, last = min([ed.days['date'].min(), *known[:1]]), max([ed.days['date'].max(), *known[-1:]])
-        new_ep, warns = read_episodes(episodes, first=first, last=last)
-        merged = merge_episodes(stored.episodes() if stored else pd.DataFrame(), new_ep.assign(source=Path(episodes).name))
-        emb = stored.days(with_embeddings=True).dropna(subset=['embedding_key']) if stored else pd.DataFrame({'embedding_key': [], 'embedding': []})
-        cache = dict(zip(emb['embedding_key'], emb['embedding']))
-    finally:
-        if stored: stored.close()
-    stats = {k: v.numpy() for k, v in prev.state['pat_standardize'].items()} if prev else pat_standardizer(ed.weeks)
+    merged, warns, cache = _history(output if prev else None, ed, episodes, min_labeled_days)
+    try: stats = {k: v.numpy() for k, v in prev.state['pat_standardize'].items()} if prev else pat_standardizer(ed.weeks)
+    except DataError as e: raise DataError(f"{name}: {e}: give a longer export, or one with more days worn") from None
     scores, notes = population_scores(ed, pop, stats=stats, cache=cache)
     if prev and prev.state['pat'] is not None and prev.metadata['settings']['adapter'] == s['adapter']: s['previous_pat'] = prev.state['pat']
     with atomic_folder(output) as tmp:

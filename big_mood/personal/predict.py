@@ -9,7 +9,7 @@ import numpy as np, pandas as pd
 from ..core import ConfigError, atomic_write
 from .baseline import SCORES, BaselineStore, rolling_baselines
 from .population import Population, load_population
-from .daily import ExportDays, pat_input, population_scores, read_export_days
+from .daily import ExportDays, pat_input, population_scores, read_export_days, until
 from .calibrate import (DEVIATIONS, ENSEMBLE_SCORES, PERSONAL_SCORES, TARGETS, PersonalModel, apply_personal,
                                          load_personal, personal_table, read_episodes)
 from .report import clinical_report
@@ -100,6 +100,7 @@ def predict_run(export:str|Path|ExportDays, # export.zip / export.xml, a `big-mo
     personal = load_personal(model, pop) if model is not None else None
     s = _settings(personal, min_valid_hours=min_valid_hours, min_week_days=min_week_days, baseline_window_days=baseline_window_days, min_baseline_days=min_baseline_days)
     ed = export if isinstance(export, ExportDays) else read_export_days(export, end=end, min_valid_hours=s['min_valid_hours'], min_week_days=s['min_week_days'], tz=tz, workers=workers, progress=progress)
+    if end and isinstance(export, ExportDays): ed = until(ed, end)
     name = ed.source.get('export') or 'export'
     db = BaselineStore(Path(model)/'baseline.db') if personal else None
     try:
