@@ -190,7 +190,10 @@ def fit_adapter(emb:np.ndarray, # [n, D] pooled embeddings of the labelled windo
     if init is not None: adapter.load_state_dict(init)
     head = copy.deepcopy(pat).eval().requires_grad_(False)
     H, Y, loss_fn = torch.as_tensor(np.asarray(emb, np.float32)), torch.as_tensor(np.asarray(y, np.float32)), weighted_bce(y)
-    hist = _train(adapter, lambda m, idx: loss_fn(head.head(m(H[idx])).squeeze(1), Y[idx]), len(Y), lr=lr, epochs=epochs, batch_size=batch_size, seed=seed)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)   # matrices of 96 x 16: a second thread only waits (and spins on a shared machine)
+    try: hist = _train(adapter, lambda m, idx: loss_fn(head.head(m(H[idx])).squeeze(1), Y[idx]), len(Y), lr=lr, epochs=epochs, batch_size=batch_size, seed=seed)
+    finally: torch.set_num_threads(threads)
     return adapter.eval(), hist
 
 def adapter_probs(adapter:ResidualAdapter, pat:nn.Module, emb:np.ndarray) -> np.ndarray:

@@ -7,9 +7,7 @@ from __future__ import annotations
 import base64, html, io
 from pathlib import Path
 import numpy as np, pandas as pd
-import matplotlib
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 from ..core import atomic_write
 from ..evaluate.report import table_html
 from .baseline import MEASURES, SCORES
@@ -22,10 +20,9 @@ __all__ = ['EPISODE_COLORS', 'ARM_STYLE', 'STATEMENT', 'figure_html', 'risk_time
 
 # %% ../../nbs/52_clinical_report.ipynb #7bfb253d
 def figure_html(fig, alt:str) -> str:
-    "The figure as an inline PNG `<img>` (the figure is closed)."
+    "The figure as an inline PNG `<img>`."
     buf = io.BytesIO()
     fig.savefig(buf, format='png', dpi=80, bbox_inches='tight')
-    plt.close(fig)
     return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}"/><figcaption>{html.escape(alt)}</figcaption></figure>'
 
 # %% ../../nbs/52_clinical_report.ipynb #ea9074e1
@@ -40,7 +37,8 @@ def risk_timeline(risks:pd.DataFrame, # `predict_run`'s risks
                   episodes:pd.DataFrame|None=None, # start, end, type
                  ):
     "The risk timeline figure."
-    fig, axes = plt.subplots(4, 1, figsize=(11, 8), sharex=True)
+    fig = Figure(figsize=(11, 8))
+    axes = fig.subplots(4, 1, sharex=True)
     d = risks.set_index('date').asfreq('D')
     panels = [(t, [f'{t}_{a}' for a in ARM_STYLE], (t, 'mixed') if t in ('depressive', 'manic') else (t,)) for t in TARGETS]
     panels.append(('PAT depression, last 7 days', ['pat_depression_population', 'pat_depression_personal'], ('depressive', 'mixed')))
@@ -56,7 +54,8 @@ def risk_timeline(risks:pd.DataFrame, # `predict_run`'s risks
 
 def heat_maps(ed:ExportDays):
     "Share of each hour asleep and steps per hour, one row per local day."
-    fig, axes = plt.subplots(1, 2, figsize=(11, max(3, len(ed.days) / 30)), sharey=True)
+    fig = Figure(figsize=(11, max(3, len(ed.days) / 30)))
+    axes = fig.subplots(1, 2, sharey=True)
     extent = [0, 24, len(ed.days), 0]
     im = axes[0].imshow(ed.hours['asleep'], aspect='auto', cmap='Blues', vmin=0, vmax=1, extent=extent, interpolation='nearest')
     fig.colorbar(im, ax=axes[0], label='share of the hour asleep')
@@ -71,7 +70,8 @@ def heat_maps(ed:ExportDays):
 def deviation_map(risks:pd.DataFrame):
     "Each measure's deviation from the personal baseline (z, clipped at ±3) per day."
     z = risks.set_index('date')[list(DEVIATIONS)].T.astype(float)
-    fig, ax = plt.subplots(figsize=(11, 4.5))
+    fig = Figure(figsize=(11, 4.5))
+    ax = fig.subplots()
     im = ax.imshow(z.clip(-3, 3).to_numpy(), aspect='auto', cmap='RdBu_r', vmin=-3, vmax=3, interpolation='nearest')
     ax.set_yticks(range(len(z)), [m for m in MEASURES], fontsize=7)
     ticks = np.arange(0, z.shape[1], max(1, z.shape[1] // 8))
@@ -82,7 +82,8 @@ def deviation_map(risks:pd.DataFrame):
 
 def completeness(risks:pd.DataFrame):
     "Valid hours per day and which days each score could use."
-    fig, ax = plt.subplots(figsize=(11, 2.8))
+    fig = Figure(figsize=(11, 2.8))
+    ax = fig.subplots()
     d = risks.set_index('date')
     ax.bar(d.index, d['valid_hours'], width=1.0, color='0.6', label='hours a device vouched for')
     ax.plot(d.index, d['sleep_hours'], '.', color='tab:blue', ms=3, label='hours asleep recorded')
@@ -92,7 +93,8 @@ def completeness(risks:pd.DataFrame):
 
 def reliability(calibration:dict):
     "Held-out reliability of the ensemble of each calibrated type: observed share of episode days per bin of predicted probability."
-    fig, ax = plt.subplots(figsize=(4.5, 3.6))
+    fig = Figure(figsize=(4.5, 3.6))
+    ax = fig.subplots()
     for t, c in calibration.items():
         if r := c.get('reliability'): ax.plot(r['predicted'], r['observed'], 'o-', label=f"{t} (days per bin: {', '.join(map(str, r['n']))})")
     ax.plot([0, 1], [0, 1], color='grey', lw=0.6); ax.set_xlim(0, 1); ax.set_ylim(0, 1)
