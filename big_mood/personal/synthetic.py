@@ -18,8 +18,8 @@ from .calibrate import TARGETS, calibrate_run, day_labels
 from .predict import predict_run
 
 # %% auto #0
-__all__ = ['ARMS', 'episodes_until', 'write_episodes', 'arm_scores', 'people_bootstrap', 'gain_metrics', 'test_days',
-           'personal_run', 'personal_eval_run']
+__all__ = ['ARMS', 'episodes_until', 'write_episodes', 'arm_scores', 'people_weights', 'weighted_auc', 'weighted_ap',
+           'weighted_brier', 'interval', 'gain_metrics', 'test_days', 'personal_run', 'personal_eval_run']
 
 # %% ../../nbs/54_synthetic_people.ipynb #f0d56d9b
 def episodes_until(episodes:pd.DataFrame, # start, end, type
@@ -47,50 +47,91 @@ def arm_scores(risks:pd.DataFrame, t:str) -> pd.DataFrame:
 def _score(y, p) -> dict:
     return {'auc': roc_auc_score(y, p), 'pr_auc': average_precision_score(y, p), 'brier': brier_score_loss(y, p)}
 
-def people_bootstrap(people:np.ndarray, # person of each row [n]
-                     stat, # stat(rows) -> dict of numbers, or None where it cannot be computed
-                     *,
-                     n_boot:int=500, confidence:float=0.95, seed:int=0,
-                    ) -> tuple[dict, dict, int]:
-    "(the statistic on every row, its percentile intervals over people drawn with replacement, resamples used)."
-    full = stat(np.arange(len(people)))
-    ids, rng = np.unique(people), np.random.default_rng(derive_seed(seed, 'people bootstrap'))
-    rows = {p: np.flatnonzero(people == p) for p in ids}
-    draws = [stat(np.concatenate([rows[p] for p in rng.choice(ids, len(ids))])) for _ in range(n_boot)]
-    draws = [d for d in draws if d is not None]
-    a = (1 - confidence) / 2
-    ci = {k: (float(np.quantile([d[k] for d in draws], a)), float(np.quantile([d[k] for d in draws], 1 - a))) if draws else (np.nan, np.nan) for k in (full or {})}
-    return full, ci, len(draws)
+# %% ../../nbs/54_synthetic_people.ipynb #8dfaa2f4
+def people_weights(people:np.ndarray, # the person of each day [n]
+                   n_boot:int=500, # resamples
+                   seed:int=0,
+                  ) -> np.ndarray:
+    "Day weights [1 + n_boot, n]: row 0 ones (the cohort), then per resample how often each day's person was drawn."
+    ids, person = np.unique(people, return_inverse=True)
+    rng = np.random.default_rng(derive_seed(seed, 'people bootstrap'))
+    drawn = rng.multinomial(len(ids), np.full(len(ids), 1 / len(ids)), size=n_boot)   # [n_boot, people]
+    return np.vstack([np.ones(len(person)), drawn[:, person]])
 
-# %% ../../nbs/54_synthetic_people.ipynb #4a756d09
-def _metric_rows(test, t, arm, n_boot, confidence, seed):
-    y, p, who = test[f'y_{t}'].to_numpy(), test[f'{t}_{arm}'].to_numpy(), test['person'].to_numpy()
-    ok = ~np.isnan(y) & ~np.isnan(p)
-    y, p, who = y[ok].astype(int), p[ok], who[ok]
+def _groups(p:np.ndarray, descending:bool=False):
+    "Order of the scores and the start of each run of equal scores in that order."
+    order = np.argsort(-p if descending else p, kind='mergesort')
+    q = p[order]
+    return order, np.flatnonzero(np.r_[True, q[1:] != q[:-1]])
+
+def weighted_auc(y, p, W) -> np.ndarray:
+    "AUC [B] of scores `p` [n] for labels `y` [n] under each row of day weights `W` [B, n] (NaN: one class missing)."
+    order, starts = _groups(np.asarray(p, float))
+    y, W = np.asarray(y, float)[order], np.asarray(W, float)[:, order]
+    pos, neg = np.add.reduceat(W * y, starts, axis=1), np.add.reduceat(W * (1 - y), starts, axis=1)
+    below = np.cumsum(neg, axis=1) - neg
+    den = pos.sum(1) * neg.sum(1)
+    return np.divide((pos * (below + neg / 2)).sum(1), den, out=np.full(len(W), np.nan), where=den > 0)
+
+def weighted_ap(y, p, W) -> np.ndarray:
+    "Average precision [B] (scikit-learn's definition: the precision at each threshold times the recall it adds)."
+    order, starts = _groups(np.asarray(p, float), descending=True)
+    y, W = np.asarray(y, float)[order], np.asarray(W, float)[:, order]
+    gain, false = np.add.reduceat(W * y, starts, axis=1), np.add.reduceat(W * (1 - y), starts, axis=1)
+    tp, fp = np.cumsum(gain, axis=1), np.cumsum(false, axis=1)
+    precision = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=tp + fp > 0)
+    P = tp[:, -1]
+    return np.divide((gain * precision).sum(1), P, out=np.full(len(W), np.nan), where=P > 0)
+
+def weighted_brier(y, p, W) -> np.ndarray:
+    "Brier score [B] under each row of day weights."
+    W = np.asarray(W, float)
+    return (W * (np.asarray(p, float) - np.asarray(y, float)) ** 2).sum(1) / W.sum(1)
+
+def interval(values:np.ndarray, confidence:float=0.95) -> tuple[float, float]:
+    "Percentile interval of the finite resampled values."
+    v = np.asarray(values, float); v = v[np.isfinite(v)]
+    a = (1 - confidence) / 2
+    return (float(np.quantile(v, a)), float(np.quantile(v, 1 - a))) if len(v) else (np.nan, np.nan)
+
+# %% ../../nbs/54_synthetic_people.ipynb #1149199f
+def _rows(test, t, arm, label, now:bool=False):
+    "Labels, scores and people of the days where both are known (and, for early warning, the day is not in an episode)."
+    y, p, who = test[label].to_numpy(), test[f'{t}_{arm}'].to_numpy(), test['person'].to_numpy()
+    ok = ~np.isnan(y) & ~np.isnan(p) & ((test[f'now_{t}'].to_numpy() == 0) if now else True)
+    return y[ok].astype(int), p[ok], who[ok]
+
+def _metric_row(test, t, arm, n_boot, confidence, seed):
+    y, p, who = _rows(test, t, arm, f'y_{t}')
     if len(np.unique(y)) < 2: return None
-    full, ci, used = people_bootstrap(who, lambda r: _score(y[r], p[r]) if len(np.unique(y[r])) == 2 else None, n_boot=n_boot, confidence=confidence, seed=seed)
-    return {'type': t, 'arm': arm, **{k: full[k] for k in full}, **{f'{k}_low': ci[k][0] for k in ci}, **{f'{k}_high': ci[k][1] for k in ci},
-            'days': int(len(y)), 'episode_days': int(y.sum()), 'people': len(np.unique(who)), 'people_with_episodes': len(np.unique(who[y == 1])), 'resamples': used}
+    W, out = people_weights(who, n_boot, seed), {'type': t, 'arm': arm}
+    for name, fn in (('auc', weighted_auc), ('pr_auc', weighted_ap), ('brier', weighted_brier)):
+        v = fn(y, p, W)
+        out[name], (out[f'{name}_low'], out[f'{name}_high']) = v[0], interval(v[1:], confidence)
+    return {**out, 'days': int(len(y)), 'episode_days': int(y.sum()), 'people': len(np.unique(who)), 'people_with_episodes': len(np.unique(who[y == 1])),
+            'resamples': int(np.isfinite(weighted_auc(y, p, W)[1:]).sum())}
 
 def _reliability(test, t, arm, n_bins, n_boot, confidence, seed):
-    y, p, who = test[f'y_{t}'].to_numpy(), test[f'{t}_{arm}'].to_numpy(), test['person'].to_numpy()
-    ok = ~np.isnan(y) & ~np.isnan(p)
-    y, p, who = y[ok], p[ok], who[ok]
-    b = np.clip((p * n_bins).astype(int), 0, n_bins - 1)
-    stat = lambda r: {f'o{k}': y[r][b[r] == k].mean() if (b[r] == k).any() else np.nan for k in range(n_bins)}
-    full, ci, _ = people_bootstrap(who, stat, n_boot=n_boot, confidence=confidence, seed=seed)
-    return pd.DataFrame([{'type': t, 'arm': arm, 'bin': k, 'predicted': p[b == k].mean(), 'observed': full[f'o{k}'], 'observed_low': ci[f'o{k}'][0],
-                          'observed_high': ci[f'o{k}'][1], 'days': int((b == k).sum())} for k in range(n_bins) if (b == k).any()])
+    y, p, who = _rows(test, t, arm, f'y_{t}')
+    W, b = people_weights(who, n_boot, seed), np.clip((p * n_bins).astype(int), 0, n_bins - 1)
+    rows = []
+    for k in np.unique(b):
+        n = W @ (b == k)
+        obs = np.divide(W @ (y * (b == k)), n, out=np.full(len(W), np.nan), where=n > 0)
+        low, high = interval(obs[1:], confidence)
+        rows.append({'type': t, 'arm': arm, 'bin': int(k), 'predicted': p[b == k].mean(), 'observed': obs[0], 'observed_low': low,
+                     'observed_high': high, 'days': int((b == k).sum())})
+    return pd.DataFrame(rows)
 
 def _early(test, t, arm, horizons, n_boot, confidence, seed):
     rows = []
     for k in range(1, horizons + 1):
-        y, p, who, now = test[f'y_{t}_{k}'].to_numpy(), test[f'{t}_{arm}'].to_numpy(), test['person'].to_numpy(), test[f'now_{t}'].to_numpy()
-        ok = ~np.isnan(y) & ~np.isnan(p) & (now == 0)
-        y, p, who = y[ok].astype(int), p[ok], who[ok]
+        y, p, who = _rows(test, t, arm, f'y_{t}_{k}', now=True)
         if len(np.unique(y)) < 2: continue
-        full, ci, _ = people_bootstrap(who, lambda r: {'auc': roc_auc_score(y[r], p[r])} if len(np.unique(y[r])) == 2 else None, n_boot=n_boot, confidence=confidence, seed=seed)
-        rows.append({'type': t, 'arm': arm, 'days_ahead': k, 'auc': full['auc'], 'auc_low': ci['auc'][0], 'auc_high': ci['auc'][1], 'days': int(len(y)), 'episode_onsets_ahead': int(y.sum())})
+        auc = weighted_auc(y, p, people_weights(who, n_boot, seed))
+        low, high = interval(auc[1:], confidence)
+        rows.append({'type': t, 'arm': arm, 'days_ahead': k, 'auc': auc[0], 'auc_low': low, 'auc_high': high, 'days': int(len(y)),
+                     'episode_days_ahead': int(y.sum())})
     return rows
 
 def gain_metrics(test:pd.DataFrame, # per person and test day: person, `<type>_<arm>`, `y_<type>`, `now_<type>`, `y_<type>_<k>`
@@ -101,12 +142,12 @@ def gain_metrics(test:pd.DataFrame, # per person and test day: person, `<type>_<
     metrics, rel, early = [], [], []
     for t in TARGETS:
         for arm in ARMS:
-            if (m := _metric_rows(test, t, arm, n_boot, confidence, seed)) is not None:
+            if (m := _metric_row(test, t, arm, n_boot, confidence, seed)) is not None:
                 metrics.append(m); rel.append(_reliability(test, t, arm, n_bins, n_boot, confidence, seed))
             early += _early(test, t, arm, horizons, n_boot, confidence, seed)
     return {'metrics': pd.DataFrame(metrics), 'reliability': pd.concat(rel, ignore_index=True) if rel else pd.DataFrame(), 'early_warning': pd.DataFrame(early)}
 
-# %% ../../nbs/54_synthetic_people.ipynb #15b8b027
+# %% ../../nbs/54_synthetic_people.ipynb #1240702f
 def test_days(risks:pd.DataFrame, # `predict_run`'s risks
               episodes:pd.DataFrame, # the person's true episodes
               after:pd.Timestamp, # the last calibration day: test days come after it
@@ -126,7 +167,7 @@ def test_days(risks:pd.DataFrame, # `predict_run`'s risks
         for k in range(1, horizons + 1): out.loc[dates.max() - dates < pd.Timedelta(days=k), f'y_{t}_{k}'] = np.nan
     return out[out['date'] > after].reset_index(drop=True)
 
-# %% ../../nbs/54_synthetic_people.ipynb #e79fafb1
+# %% ../../nbs/54_synthetic_people.ipynb #96433bec
 def personal_run(*,
                  data_dir:str|Path='data/personal', # export.zip, episodes CSVs, risks.csv
                  user_dir:str|Path='models/users/synthetic_person', # the person's model folder
@@ -153,7 +194,7 @@ def personal_run(*,
               if (ok := test[f'y_{t}'].notna()).any() and test.loc[ok, f'y_{t}'].nunique() == 2]
     return {'person': sim['person'], 'episodes': sim['episodes'], 'split': split, 'calibration': cal, 'prediction': pred, 'test': pd.DataFrame(scores)}
 
-# %% ../../nbs/54_synthetic_people.ipynb #f3078182
+# %% ../../nbs/54_synthetic_people.ipynb #774561c6
 def _eval_person(s:int, population, days:int, calibrate_days:int, horizons:int, settings:dict) -> tuple[dict, pd.DataFrame]:
     "One synthetic person of the cohort: (their row of the people table, their test days)."
     pop = population if isinstance(population, Population) else load_population(population)
