@@ -10,14 +10,15 @@ from .core import BigMoodError, ConfigError, project_root
 
 # %% auto #0
 __all__ = ['PAT_SIZE_NAMES', 'PRETRAIN_OPTIONS', 'FT_OPTIONS', 'EEG_MODEL_OPTIONS', 'EEG_TRAIN_OPTIONS', 'EEG_FINETUNE_OPTIONS',
-           'EEG_MODEL_HELP', 'DRIFT_OPTIONS', 'SERVE_OPTIONS', 'SERVE_SETTINGS', 'given', 'positive', 'output_file',
-           'output_folder', 'not_an_input', 'parse_assignments', 'cmd_stage', 'add_stage', 'cmd_weights_convert',
-           'add_weights', 'cmd_pat_embed', 'add_pat', 'cmd_features', 'add_features', 'cmd_apple_read', 'add_apple',
-           'cmd_sleep_score', 'add_sleep', 'cmd_xgb_import', 'cmd_xgb_predict', 'add_xgb', 'cmd_nhanes_synth',
-           'cmd_nhanes_weeks', 'add_nhanes', 'cmd_pretrain', 'add_pretrain', 'cmd_ft_task', 'add_ft_task',
-           'cmd_eeg_primary', 'cmd_eeg_synth', 'cmd_eeg_muse_table', 'eeg_model_options', 'cmd_eeg_pretrain',
-           'cmd_eeg_finetune', 'add_eeg', 'cmd_models_list', 'add_models', 'cmd_drift', 'add_drift', 'cmd_serve',
-           'add_serve', 'build_parser', 'one_line', 'main']
+           'EEG_MODEL_HELP', 'DRIFT_OPTIONS', 'SERVE_OPTIONS', 'SERVE_SETTINGS', 'CALIBRATE_OPTIONS', 'PREDICT_OPTIONS',
+           'given', 'positive', 'output_file', 'output_folder', 'not_an_input', 'parse_assignments', 'cmd_stage',
+           'add_stage', 'cmd_weights_convert', 'add_weights', 'cmd_pat_embed', 'add_pat', 'cmd_features',
+           'add_features', 'cmd_apple_read', 'add_apple', 'cmd_sleep_score', 'add_sleep', 'cmd_xgb_import',
+           'cmd_xgb_predict', 'add_xgb', 'cmd_nhanes_synth', 'cmd_nhanes_weeks', 'add_nhanes', 'cmd_pretrain',
+           'add_pretrain', 'cmd_ft_task', 'add_ft_task', 'cmd_eeg_primary', 'cmd_eeg_synth', 'cmd_eeg_muse_table',
+           'eeg_model_options', 'cmd_eeg_pretrain', 'cmd_eeg_finetune', 'add_eeg', 'cmd_models_list', 'add_models',
+           'cmd_drift', 'add_drift', 'cmd_serve', 'add_serve', 'cmd_calibrate', 'cmd_predict', 'add_personal',
+           'build_parser', 'one_line', 'main']
 
 # %% ../nbs/61_cli.ipynb #6658fce1
 def given(args:argparse.Namespace, # parsed arguments
@@ -533,6 +534,71 @@ def add_serve(sub):
     p.add_argument('--max-upload-mb', type=positive(float), help='export uploads (default 1024)')
     p.set_defaults(func=cmd_serve)
 
+# %% ../nbs/61_cli.ipynb #b5305c8d
+CALIBRATE_OPTIONS = ('population', 'user_id', 'end', 'min_labeled_days', 'baseline_window_days', 'min_baseline_days', 'min_episode_days', 'adapter',
+                     'bottleneck', 'adapter_dropout', 'batch_size', 'lr', 'epochs', 'lora_r', 'lora_alpha', 'tz', 'workers', 'seed')
+PREDICT_OPTIONS = ('model', 'population', 'out', 'report', 'episodes', 'end', 'tz', 'workers')
+
+def cmd_calibrate(args):
+    "Calibrate the population models to one person's export and episodes."
+    from big_mood.personal.calibrate import calibrate_run
+    s = calibrate_run(args.episodes, args.export, args.output, progress=sys.stderr.isatty(), **given(args, *CALIBRATE_OPTIONS))
+    for w in s['warnings']: print(f"warning: {one_line(w)}", file=sys.stderr)
+    held = lambda c: ', '.join(f"{a} {m['auc']:.3f}" for a, m in c.get('held_out', {}).items() if m.get('auc') is not None)
+    print(f"wrote {args.output}: {s['labelled_days']} labelled days, {s['episodes']} episodes, {s['stored_days']} days stored")
+    for t, c in s['types'].items():
+        print(f"  {t}: " + (f"calibrated; held-out AUC {held(c)}" if c.get('calibrated') or c.get('trained') else f"not calibrated ({c.get('why_not')})"))
+
+def cmd_predict(args):
+    "Daily risk of an export: population models, and the person's own with --model."
+    from big_mood.personal.predict import predict_run
+    r = predict_run(args.export, progress=sys.stderr.isatty(), **given(args, *PREDICT_OPTIONS))
+    print(f"{r['days']} days, {r['first_date']} to {r['last_date']}" + ''.join(f"; wrote {r[k]}" for k in ('out', 'report') if r[k]))
+    print('scored: ' + (', '.join(f'{k} {v} days' for k, v in r['scored'].items() if v) or 'nothing'))
+    for k, why in {**r['not_scored'], **{k: f'not calibrated: {v}' for k, v in r['not_calibrated'].items()}}.items(): print(f"cannot score {k}: {one_line(why)}")
+    if not getattr(args, 'out', None):
+        last = r['risks'].iloc[-1]
+        values = ', '.join(f"{k} {last[k]:.3f}" for k in r['scored'] if last[k] == last[k])
+        print(f"{last['date']:%Y-%m-%d}: {values or 'no score'} ({last['status']})")
+
+def add_personal(sub):
+    c = sub.add_parser('calibrate', help="adapt the population models to one person: their export and episodes CSV -> models/users/<id>/",
+                       argument_default=argparse.SUPPRESS)
+    c.add_argument('--episodes', required=True, help='CSV start,end,type (dates YYYY-MM-DD; type depressive | manic | hypomanic | mixed), every episode of the period')
+    c.add_argument('--export', required=True, help="the Health app's export.zip (or export.xml, or a `big-mood apple read` folder)")
+    c.add_argument('--output', required=True, help='models/users/<id>/: created, or updated keeping its history (the folder name is the user id)')
+    c.add_argument('--population', help='population models folder (default models/population, from `dvc repro population`)')
+    c.add_argument('--user-id', help='the user id (default: the --output folder name)')
+    c.add_argument('--end', help='last local date of the export to use, YYYY-MM-DD')
+    c.add_argument('--min-labeled-days', type=positive(int), help='labelled days below which calibration is refused (default 14)')
+    c.add_argument('--baseline-window-days', type=positive(int), help='days before each day that make its baseline (default 28)')
+    c.add_argument('--min-baseline-days', type=positive(int), help='sleep days a baseline needs (default 14)')
+    c.add_argument('--min-episode-days', type=positive(int), help='episode days a type needs to be calibrated (default 3)')
+    c.add_argument('--adapter', choices=['residual', 'lora'], help='PAT adapter: residual on embeddings (default) or LoRA (peft)')
+    c.add_argument('--bottleneck', type=positive(int), help='residual adapter width (default 16)')
+    c.add_argument('--adapter-dropout', type=float, help='adapter dropout (default 0.1)')
+    c.add_argument('--batch-size', type=positive(int), help='(default 32)')
+    c.add_argument('--lr', type=positive(float), help='Adam learning rate (default 1e-3)')
+    c.add_argument('--epochs', type=positive(int), help='(default 10)')
+    c.add_argument('--lora-r', type=positive(int), help='LoRA rank (default 8)')
+    c.add_argument('--lora-alpha', type=positive(int), help='LoRA scale numerator (default 16)')
+    c.add_argument('--tz', help='one IANA time zone for every minute (default: the zones the export records)')
+    c.add_argument('--workers', type=positive(int), help='processes parsing the export (default 1)')
+    c.add_argument('--seed', type=int, help='random seed (default 0)')
+    c.set_defaults(func=cmd_calibrate)
+    p = sub.add_parser('predict', help='daily risk of an export: next-day episode probabilities, PAT depression, population and personal side by side',
+                       argument_default=argparse.SUPPRESS)
+    p.add_argument('--export', required=True, help="the Health app's export.zip (or export.xml, or a `big-mood apple read` folder)")
+    p.add_argument('--model', help='models/users/<id>/ from `big-mood calibrate` (default: the population models alone)')
+    p.add_argument('--population', help='population models folder (default models/population)')
+    p.add_argument('--out', help='CSV to write, one row per day ("insufficient data" where a day has no number)')
+    p.add_argument('--report', help='clinical report to write (one offline HTML file)')
+    p.add_argument('--episodes', help='episodes CSV to shade in the report (default: those stored with --model)')
+    p.add_argument('--end', help='last local date of the export to use, YYYY-MM-DD')
+    p.add_argument('--tz', help='one IANA time zone for every minute (default: the zones the export records)')
+    p.add_argument('--workers', type=positive(int), help='processes parsing the export (default 1)')
+    p.set_defaults(func=cmd_predict)
+
 # %% ../nbs/61_cli.ipynb #7f754d4b
 class _Parser(argparse.ArgumentParser):
     "argparse, with a usage error printed as one `big-mood: error:` line (exit status 2) like every other error."
@@ -544,7 +610,7 @@ def build_parser() -> argparse.ArgumentParser:
     "The `big-mood` argument parser with every subcommand."
     parser = _Parser(prog='big-mood', description='Depression and mood episodes from wearable data.')
     sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    for add in (add_stage, add_weights, add_pat, add_apple, add_sleep, add_features, add_xgb, add_drift, add_nhanes, add_pretrain, add_ft_task, add_eeg, add_models, add_serve): add(sub)
+    for add in (add_stage, add_weights, add_pat, add_apple, add_sleep, add_features, add_xgb, add_drift, add_nhanes, add_pretrain, add_ft_task, add_eeg, add_models, add_personal, add_serve): add(sub)
     return parser
 
 def one_line(text:str) -> str:

@@ -25,9 +25,12 @@ TINY = {  # each stage's section of params.yaml, shrunk to seconds on 2 cores
     'eeg_pretrain': {'epochs': 1, 'warmup_epochs': 0, 'batch_size': 16},
     'eeg_finetune': {'epochs': 2, 'schemes': {'synthetic': ['split'], 'muse_task': ['lopo']}},
     'eeg_sweep': {'mask_ratios': [0.5]},
+    'personal': {'days': 100, 'calibrate_days': 60},
+    'personal_eval': {'n_people': 2, 'days': 100, 'calibrate_days': 60, 'n_boot': 50},
 }
 STAGES = ['synthesize', 'preprocess', 'architecture', 'pretrain', 'finetune', 'evaluate', 'features', 'train_xgb', 'evaluate_xgb',
-          'depresjon_sleep', 'depresjon_weeks', 'eeg_primary', 'eeg_pretrain', 'eeg_finetune', 'eeg_sweep', 'apple', 'benchmark_pat', 'benchmark']
+          'depresjon_sleep', 'depresjon_weeks', 'eeg_primary', 'eeg_pretrain', 'eeg_finetune', 'eeg_sweep', 'apple', 'benchmark_pat', 'benchmark',
+          'population', 'personal', 'personal_eval']
 
 
 @pytest.fixture(scope='module')
@@ -122,6 +125,27 @@ def test_depresjon_weeks(project):
     counts = json.loads((project['root'] / 'metrics' / 'pat_depresjon' / 'depresjon_weeks.json').read_text())
     assert counts['folds'] == 3 and counts['labelled_participants'] == 55, counts
 
+
+def test_population(project):
+    html = stage(project, 'population', after=['train_xgb', 'finetune'])
+    meta = json.loads((project['root'] / 'models' / 'population' / 'metadata.json').read_text())
+    assert sorted(meta['models']) == ['depressive_population', 'hypomanic_population', 'manic_population', 'pat_depression_population']
+    assert 'test AUC' in html
+
+
+def test_personal(project):
+    html = stage(project, 'personal', after=['population'], sections=['calibrate'])
+    root = project['root']
+    assert sorted(p.name for p in (root / 'models' / 'users' / 'synthetic_person').iterdir()) == ['adapter.pt', 'baseline.db', 'metadata.json']
+    assert (root / 'data' / 'personal' / 'export.zip').is_file() and (root / 'reports' / '50_personal_clinical.html').is_file()
+    assert 'depressive' in json.loads((root / 'metrics' / 'personal.json').read_text())['calibrated'] and 'not evidence about people' in html
+
+
+def test_personal_eval(project):
+    html = stage(project, 'personal_eval', after=['population'], sections=['calibrate'])
+    metrics = json.loads((project['root'] / 'metrics' / 'personal_eval.json').read_text())
+    assert {k.split('/')[1] for k in metrics} == {'population', 'personal', 'ensemble'}, metrics
+    assert 'Measured on synthetic people' in html
 
 def _browser():
     "A headless Chromium (Debian's, driven by Playwright), or a skip saying what is missing."
