@@ -1461,6 +1461,7 @@ d = { 'settings': { 'branch': 'main',
                                                                                     'big_mood/train/tracking.py'),
                                          'big_mood.train.tracking.live_run': ('tracking.html#live_run', 'big_mood/train/tracking.py')},
             'big_mood.train.xgb': { 'big_mood.train.xgb.next_day_table': ('train_xgb.html#next_day_table', 'big_mood/train/xgb.py'),
+                                    'big_mood.train.xgb.protocol_tables': ('train_xgb.html#protocol_tables', 'big_mood/train/xgb.py'),
                                     'big_mood.train.xgb.table_sha256': ('train_xgb.html#table_sha256', 'big_mood/train/xgb.py'),
                                     'big_mood.train.xgb.train_xgb': ('train_xgb.html#train_xgb', 'big_mood/train/xgb.py'),
                                     'big_mood.train.xgb.train_xgb_run': ('train_xgb.html#train_xgb_run', 'big_mood/train/xgb.py')}}}

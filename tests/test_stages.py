@@ -19,7 +19,7 @@ TINY = {  # each stage's section of params.yaml, shrunk to seconds on 2 cores
     'evaluate': {'tasks': ['depression'], 'explain_weeks': 4},
     'architecture': {},
     'features': {'n_people': 12, 'n_days': 150},
-    'train_xgb': {'n_estimators': 20, 'protocols': ['paper', 'participant']},
+    'train_xgb': {'n_estimators': 20, 'protocols': ['paper', 'paper_causal', 'participant']},
     'eeg_primary': {'synthetic_participants': 10, 'synthetic_seconds': 40.0},
     'mamba_eeg': {'d_model': 32, 'd_state': 8},
     'eeg_pretrain': {'epochs': 1, 'warmup_epochs': 0, 'batch_size': 16},
@@ -110,7 +110,9 @@ def test_train_xgb(project):
 
 def test_evaluate_xgb(project):
     stage(project, 'evaluate_xgb', after=['train_xgb'])
-    assert set(json.loads((project['root'] / 'metrics' / 'xgb.json').read_text())) == {f'{p}/{m}' for p in ('paper', 'participant') for m in ('DE', 'ME', 'HME')}
+    metrics = json.loads((project['root'] / 'metrics' / 'xgb.json').read_text())
+    assert set(metrics) == {f'{p}/{m}' for p in ('paper', 'paper_causal', 'participant') for m in ('DE', 'ME', 'HME')}
+    assert metrics['paper_causal/DE']['test_days'] == metrics['paper/DE']['test_days']   # the same split, other features
 
 
 def test_depresjon_sleep(project):

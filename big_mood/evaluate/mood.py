@@ -10,7 +10,7 @@ from sklearn.metrics import roc_auc_score
 from ..core import DataError
 from ..features.mood import FEATURE_NAMES
 from ..models.xgb import EPISODE_MODELS, load_xgb, predict_xgb
-from ..train.xgb import next_day_table
+from ..train.xgb import CAUSAL, protocol_tables
 from .paper import MOOD_PAPER_AUC
 
 # %% auto #0
@@ -20,19 +20,21 @@ __all__ = ['evaluate_xgb_run']
 def evaluate_xgb_run(features:str|Path, # parquet: `person`, `date` and the 36 features
                      labels:str|Path, # parquet: `person`, `date` and the episode columns
                      models:str|Path, # the train_xgb stage's folder: <protocol>/XGBoost_<code>.json, splits.parquet
+                     *,
+                     causal_features:str|Path|None=None, # parquet of the causal features, for the '_causal' protocols
                     ) -> dict:
     "`{'auc': one row per protocol and model, 'scores': {(protocol, code): (y, p)}, 'models': {(protocol, code): model}}`."
     models = Path(models)
     if not (models/'splits.parquet').is_file(): raise DataError(f"{models}/splits.parquet: not found (run the train_xgb stage first)")
-    table = next_day_table(pd.read_parquet(features), pd.read_parquet(labels))
     splits = pd.read_parquet(models/'splits.parquet')
+    tables = protocol_tables(features, labels, splits['protocol'].unique().tolist(), causal_features=causal_features)
     rows, scores, fitted = [], {}, {}
     for (protocol, code), sp in splits.groupby(['protocol', 'model'], sort=False):
         model, _ = load_xgb(models/protocol/f'XGBoost_{code}.json')
-        test = table.merge(sp.loc[sp['split'] == 'test', ['person', 'date']], on=['person', 'date'])
+        test = tables[protocol].merge(sp.loc[sp['split'] == 'test', ['person', 'date']], on=['person', 'date'])
         episode = EPISODE_MODELS[code]
         y, p = test[episode].to_numpy().astype(int), predict_xgb(model, test[list(FEATURE_NAMES)])
         rows.append({'protocol': protocol, 'model': code, 'episode': episode, 'auc': roc_auc_score(y, p) if len(np.unique(y)) == 2 else np.nan,
-                     'paper_auc': MOOD_PAPER_AUC.get(protocol, {}).get(code, np.nan), 'test_days': len(y), 'test_episode_days': int(y.sum())})
+                     'paper_auc': MOOD_PAPER_AUC.get(protocol.removesuffix(CAUSAL), {}).get(code, np.nan), 'test_days': len(y), 'test_episode_days': int(y.sum())})
         scores[protocol, code], fitted[protocol, code] = (y, p), model
     return {'auc': pd.DataFrame(rows), 'scores': scores, 'models': fitted}

@@ -97,19 +97,19 @@ def cohort_features(episodes:pd.DataFrame, # episode rows (`EPISODE_COLUMNS`) wi
     return pd.concat(parts, ignore_index=True)[['person', 'date', *FEATURE_NAMES]]
 
 # %% ../../nbs/22_mood_features.ipynb #6faf3f51
-def mood_cohort_run(out_dir:str|Path, # folder for mood_features.parquet and mood_labels.parquet
+def mood_cohort_run(out_dir:str|Path, # folder for mood_features.parquet, mood_features_causal.parquet and mood_labels.parquet
                     *,
                     n_people:int=60, n_days:int=365, # synthetic people and days (paper: 168 real patients, 429 days on average)
                     gap_share:float=0.3, lead_days:int=5, # `synthetic_mood_cohort`
                     light_from:str='windows', ddof:int=1, # `features_from_episodes`
-                    window:str='whole', # MN/SD window: 'whole' record (paper) or 'expanding' (causal, for time-ordered evaluation)
                     seed:int=0, # `base.seed`
                    ) -> dict:
-    "Write the synthetic cohort's features and labels; `{'features', 'labels', 'people'}` tables."
+    "Write the synthetic cohort's features (whole-record and causal) and labels; `{'features', 'causal', 'labels', 'people'}` tables."
     seed_everything(seed)
     episodes, labels, people = synthetic_mood_cohort(n_people, n_days, seed, gap_share, lead_days)
-    features = cohort_features(episodes, light_from=light_from, ddof=ddof, window=window)
+    features, causal = (cohort_features(episodes, light_from=light_from, ddof=ddof, window=w) for w in ('whole', 'expanding'))
     out = Path(out_dir)
     with atomic_write(out/'mood_features.parquet') as tmp: features.to_parquet(tmp, index=False)
+    with atomic_write(out/'mood_features_causal.parquet') as tmp: causal.to_parquet(tmp, index=False)
     with atomic_write(out/'mood_labels.parquet') as tmp: labels.merge(people, on='person').to_parquet(tmp, index=False)
-    return {'features': features, 'labels': labels, 'people': people}
+    return {'features': features, 'causal': causal, 'labels': labels, 'people': people}

@@ -17,7 +17,7 @@ from ..features.mood import FEATURE_NAMES, mood_cohort_run
 from ..models.pat import PATClassifier, PATEncoder, load_pat, pat_s, save_pat
 from ..models.xgb import EPISODE_MODELS, load_xgb, predict_xgb
 from ..train.task import finetune_task
-from ..train.xgb import next_day_table, train_xgb_run
+from ..train.xgb import CAUSAL, protocol_tables, train_xgb_run
 
 # %% auto #0
 __all__ = ['POPULATION_SCHEMA', 'POPULATION_MARK', 'PAT_TASK', 'SCORE_MODELS', 'best_pat_run', 'xgb_test_metrics',
@@ -75,13 +75,16 @@ def population_run(out:str|Path='models/population', # the folder to write (repl
                    pat_dir:str|Path='models/pat_synthetic/finetune/depression', # the finetune stage's folder of the task
                    features:str|Path='data/processed/mood_features.parquet', # what the XGBoost models were trained and tested on
                    labels:str|Path='data/processed/mood_labels.parquet',
+                   causal_features:str|Path|None='data/processed/mood_features_causal.parquet', # for a '_causal' xgb_protocol
                    data_source:str='synthetic', # recorded in the metadata
                   ) -> dict:
     "Assemble the population models into `out` with `metadata.json`; return the metadata."
     xgb_dir, pat_dir, out = Path(xgb_dir), Path(pat_dir), Path(out)
-    for p in (xgb_dir/xgb_protocol, pat_dir/'predictions.parquet', pat_dir/'metadata.json', Path(features), Path(labels)):
+    causal_features = causal_features if xgb_protocol.endswith(CAUSAL) else None
+    for p in (xgb_dir/xgb_protocol, pat_dir/'predictions.parquet', pat_dir/'metadata.json', Path(features), Path(labels), *([Path(causal_features)] if causal_features else [])):
         if not p.exists(): raise ModelError(f"{p}: not found (run `dvc repro population`, which trains what it assembles)")
-    table, splits = next_day_table(pd.read_parquet(features), pd.read_parquet(labels)), pd.read_parquet(xgb_dir/'splits.parquet')
+    table = protocol_tables(features, labels, [xgb_protocol], causal_features=causal_features)[xgb_protocol]
+    splits = pd.read_parquet(xgb_dir/'splits.parquet')
     run = best_pat_run(pd.read_parquet(pat_dir/'predictions.parquet'))
     pat_file = finetune_model_path(pat_dir, size='full', fold=0, init=run['init'], mode=run['mode'], seed=run['seed'])
     if not pat_file.is_file(): raise ModelError(f"{pat_file}: the best PAT run's model was not saved (set finetune.save_models: true)")
@@ -100,7 +103,7 @@ def population_run(out:str|Path='models/population', # the folder to write (repl
         for m in models.values(): m['sha256'] = file_sha256(tmp/m['file'])
         meta = {'schema': POPULATION_SCHEMA, 'written_by': POPULATION_MARK, 'data_source': data_source, 'source_commit': source_commit(),
                 'inputs': {'xgb_dir': xgb_dir.as_posix(), 'xgb_protocol': xgb_protocol, 'pat_dir': pat_dir.as_posix(),
-                           'pat_model': pat_file.as_posix(), 'features': Path(features).as_posix(), 'labels': Path(labels).as_posix()},
+                           'pat_model': pat_file.as_posix(), 'features': Path(causal_features or features).as_posix(), 'labels': Path(labels).as_posix()},
                 'models': models}
         write_json(tmp/'metadata.json', meta)
     return meta

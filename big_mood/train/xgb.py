@@ -13,7 +13,7 @@ from ..features.mood import FEATURE_NAMES
 from ..models.xgb import EPISODE_MODELS, check_columns, save_xgb
 
 # %% auto #0
-__all__ = ['XGB_DEFAULTS', 'next_day_table', 'table_sha256', 'train_xgb', 'train_xgb_run']
+__all__ = ['XGB_DEFAULTS', 'CAUSAL', 'next_day_table', 'table_sha256', 'train_xgb', 'protocol_tables', 'train_xgb_run']
 
 # %% ../../nbs/35_train_xgb.ipynb #ad4ca589
 def next_day_table(features:pd.DataFrame, # `person`, `date` and the 36 features
@@ -56,12 +56,32 @@ def train_xgb(X:pd.DataFrame, # the 36 features in `FEATURE_NAMES` order
     model = xgb.XGBClassifier(objective='binary:logistic', random_state=seed, scale_pos_weight=spw, **{**XGB_DEFAULTS, **params})
     return model.fit(X[list(FEATURE_NAMES)], y)
 
+# %% ../../nbs/35_train_xgb.ipynb #26633e93
+CAUSAL = '_causal'   # protocol suffix: the same split on the causal features (MN/SD/Z over the days so far)
+
+def protocol_tables(features:str|Path, # parquet: `person`, `date` and the 36 features (whole-record MN/SD/Z)
+                    labels:str|Path, # parquet: `person`, `date`, `depressive`, `manic`, `hypomanic`
+                    protocols:list[str], # protocol names; those ending in `CAUSAL` read `causal_features`
+                    *,
+                    causal_features:str|Path|None=None, # parquet of the causal features
+                   ) -> dict:
+    "The next-day table each protocol trains and tests on."
+    wanted = {False: features, True: causal_features}
+    if any(p.endswith(CAUSAL) for p in protocols) and causal_features is None:
+        raise ConfigError(f"protocols {', '.join(p for p in protocols if p.endswith(CAUSAL))} need causal_features (the features stage's mood_features_causal.parquet)")
+    for p in (features, labels, *([causal_features] if causal_features is not None else [])):
+        if not Path(p).is_file(): raise DataError(f"{p}: not found (run the features stage first)")
+    lab = pd.read_parquet(labels)
+    tables = {c: next_day_table(pd.read_parquet(wanted[c]), lab) for c in {p.endswith(CAUSAL) for p in protocols}}
+    return {p: tables[p.endswith(CAUSAL)] for p in protocols}
+
 # %% ../../nbs/35_train_xgb.ipynb #a0451a55
 def train_xgb_run(features:str|Path, # parquet: `person`, `date` and the 36 features
                   labels:str|Path, # parquet: `person`, `date`, `depressive`, `manic`, `hypomanic`
                   out:str|Path, # folder for <protocol>/XGBoost_<code>.json and splits.parquet
                   *,
-                  protocols:list[str]=('paper',), # paper (Fig. 6a) | random (Fig. 4a) | participant
+                  protocols:list[str]=('paper',), # paper (Fig. 6a) | random (Fig. 4a) | participant, each optionally + '_causal'
+                  causal_features:str|Path|None=None, # parquet of the causal features, for the '_causal' protocols
                   window_days:int=60, min_episode_days:int=30, # the paper protocol (paper: 60 and 30)
                   test_frac:float=0.2, # random and participant protocols (paper: 0.2)
                   scale_pos_weight:float|str=1.0, # 'balanced' or a number (published ME: 1, HME: 19.3)
@@ -71,20 +91,20 @@ def train_xgb_run(features:str|Path, # parquet: `person`, `date` and the 36 feat
                  ) -> pd.DataFrame:
     "Train one model per protocol and episode type; the split sizes per protocol and model."
     seed_everything(seed)
-    out, inputs = Path(out), {Path(p).name: Path(p) for p in (features, labels)}
-    for p in inputs.values():
-        if not p.is_file(): raise DataError(f"{p}: not found (run the features stage first)")
-    table = next_day_table(pd.read_parquet(features), pd.read_parquet(labels))
+    tables = protocol_tables(features, labels, protocols, causal_features=causal_features)
+    out = Path(out)
     rows, splits = [], []
     for protocol in protocols:
+        table, split_protocol = tables[protocol], protocol.removesuffix(CAUSAL)
+        inputs = [Path(causal_features if protocol.endswith(CAUSAL) else features), Path(labels)]
         for code, episode in EPISODE_MODELS.items():
-            split = mood_split(table, episode, protocol=protocol, window_days=window_days, min_episode_days=min_episode_days, test_frac=test_frac, seed=seed)
+            split = mood_split(table, episode, protocol=split_protocol, window_days=window_days, min_episode_days=min_episode_days, test_frac=test_frac, seed=seed)
             train, test = table[split == 'train'], table[split == 'test']
             model = train_xgb(train[list(FEATURE_NAMES)], train[episode], seed=seed, scale_pos_weight=scale_pos_weight, **params)
             save_xgb(model, out/protocol/f'XGBoost_{code}.json', episode=episode, protocol=protocol, seed=seed, data_source=data_source,
-                     split=dict(window_days=window_days, min_episode_days=min_episode_days) if protocol == 'paper' else dict(test_frac=test_frac),
+                     split=dict(window_days=window_days, min_episode_days=min_episode_days) if split_protocol == 'paper' else dict(test_frac=test_frac),
                      training_data_sha256=table_sha256(train[list(FEATURE_NAMES)], train[episode]),
-                     input_files={k: file_sha256(v) for k, v in inputs.items()})
+                     input_files={p.name: file_sha256(p) for p in inputs})
             splits.append(table[['person', 'date']].assign(protocol=protocol, model=code, split=split.to_numpy()))
             rows.append({'protocol': protocol, 'model': code, 'train days': len(train), 'train episode days': int(train[episode].sum()),
                          'train people': train['person'].nunique(), 'test days': len(test), 'test episode days': int(test[episode].sum()),
