@@ -182,7 +182,8 @@ def cmd_sleep_score(args):
     from big_mood.features.sleep import score_recording
     not_an_input(args, 'out', 'activity')
     s = score_recording(args.activity, args.out, **given(args, 'method', 'flip_minutes', 'merge_minutes'))
-    print(f"wrote {args.out}: {s['episodes']} sleep episodes from {s['minutes']:,} minutes ({s['first']} to {s['last']})")
+    print(f"wrote {args.out}: {s['episodes']} sleep episodes from {s['minutes']:,} minutes ({s['first']} to {s['last']})"
+          + (f"; {s['left_out_over_24h']} window(s) over 24 h left out (no movement for a day: the device was off)" if s['left_out_over_24h'] else ''))
 
 def add_sleep(sub):
     p = sub.add_parser('sleep', help='sleep from activity recordings').add_subparsers(dest='sleep_command', required=True, metavar='ACTION')

@@ -294,15 +294,17 @@ def score_recording(activity:str|Path, # CSV: `timestamp` (local, whole minutes)
                     method:str='cole_kripke', # 'cole_kripke' or 'sadeh'
                     flip_minutes:int=10, merge_minutes:int=60, # `sleep_windows`
                    ) -> dict:
-    "Score a minute-count recording into sleep episodes and write them; a summary."
+    "Score a minute-count recording into sleep episodes and write them; a summary (windows over `MAX_EPISODE_HOURS`: left out, counted)."
     from big_mood.data.actigraphy import read_minute_counts
     counts = read_minute_counts(activity)
     sleep = score_sleep(counts, method)
     ep = sleep_episodes(sleep, flip_minutes=flip_minutes, merge_minutes=merge_minutes)
+    too_long = ep['time_in_bed'] > MAX_EPISODE_HOURS * 60   # a day or more without movement: the device was off, not a night
+    ep = ep[~too_long].reset_index(drop=True)
     if ep.empty: raise DataError(f"{Path(activity).name}: no sleep window found in {len(counts):,} minutes (is it a whole day or more of counts?)")
     with atomic_write(out) as tmp: ep.to_csv(tmp, index=False)
     return {'episodes': len(ep), 'minutes': len(counts), 'scored_sleep_minutes': int(np.nansum(sleep.to_numpy())),
-            'first': ep['sleep_start'].iloc[0], 'last': ep['sleep_end'].iloc[-1]}
+            'first': ep['sleep_start'].iloc[0], 'last': ep['sleep_end'].iloc[-1], 'left_out_over_24h': int(too_long.sum())}
 
 # %% ../../nbs/20_sleep.ipynb #6927e0cf
 SLEEP_INDEXES = ('ST_long', 'ST_short', 'WT_long', 'WT_short', 'LongSleepWindow_length', 'LongSleepWindow_number',
