@@ -118,20 +118,23 @@ def add_weights(sub):
 
 # %% ../nbs/61_cli.ipynb #d2c41872
 def cmd_pat_embed(args):
-    "Embed the weeks of a .npy file with a PAT model."
+    "Embed the weeks of a .npy file or week table with a PAT model, standardised as the model was trained."
     from big_mood.models.pat_infer import embed_file
-    shapes = embed_file(args.weights, args.input, args.output, args.batch_size, args.device, args.precision)
-    print(f"wrote {args.output}: " + ', '.join(f'{k} {v}' for k, v in shapes.items()))
+    s = embed_file(args.weights, args.input, args.output, **given(args, 'batch_size', 'device', 'precision', 'standardize'))
+    print(f"wrote {args.output}: " + ', '.join(f'{k} {v}' for k, v in s['shapes'].items()) + f"; standardisation: {s['standardize']}")
 
 def add_pat(sub):
     p = sub.add_parser('pat', help='use a PAT model').add_subparsers(dest='pat_command', required=True, metavar='ACTION')
-    e = p.add_parser('embed', help='weeks (.npy, weeks x 10080) -> sequence, pooled [, prob] (.npz)')
-    e.add_argument('--weights', required=True, help='a PAT .pt (from `big-mood weights convert`)')
-    e.add_argument('--input', required=True, help='.npy array of standardised weeks, shape (weeks, 10080)')
-    e.add_argument('--output', required=True, type=output_file('.npz'), help='.npz file to write')
-    e.add_argument('--batch-size', type=positive(int), default=64, help='weeks per forward pass')
-    e.add_argument('--device', default='auto', help='auto | cpu | cuda')
-    e.add_argument('--precision', default='fp32', choices=['fp32', 'bf16'], help='bf16: autocast matrix products (faster on AMX CPUs and GPUs, ~1e-2 less exact)')
+    e = p.add_parser('embed', help='weeks (.npy weeks x 10080, or a week table) -> sequence, pooled [, prob] (.npz)', argument_default=argparse.SUPPRESS)
+    e.add_argument('--weights', required=True, help='a PAT .pt (from `big-mood weights convert`, `pretrain` or `ft-task`)')
+    e.add_argument('--input', required=True, help='minutes per week as recorded: a .npy of shape (weeks, 10080), or a week table '
+                   '(parquet file or folder from `big-mood nhanes weeks` or `apple read`)')
+    e.add_argument('--output', required=True, type=output_file('.npz'), help='.npz file to write (with id and week from a week table)')
+    e.add_argument('--standardize', choices=['stored', 'paper', 'none'], help="stored (default): the model's own (a fine-tuned model's "
+                   "standardize.pt); paper: z-score each minute over the input's weeks; none: the input is standardised already")
+    e.add_argument('--batch-size', type=positive(int), help='weeks per forward pass (default 64)')
+    e.add_argument('--device', help='auto (default) | cpu | cuda')
+    e.add_argument('--precision', choices=['fp32', 'bf16'], help='fp32 (default); bf16: autocast matrix products (faster on AMX CPUs and GPUs, ~1e-2 less exact)')
     e.set_defaults(func=cmd_pat_embed)
 
 # %% ../nbs/61_cli.ipynb #684550b9

@@ -4,16 +4,18 @@
 
 # %% ../../nbs/12_pat_infer.ipynb #c95d8b86
 from __future__ import annotations
-import shutil, zipfile
+import pickle, shutil, zipfile
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn
 from tqdm import tqdm
-from ..core import ConfigError, DataError, atomic_write, resolve_device, temporary_folder, writable_folder
+from ..core import ConfigError, DataError, ModelError, atomic_write, resolve_device, temporary_folder, writable_folder
+from ..data.weeks import MINUTES_PER_WEEK, read_weeks
 from .pat import PATClassifier, PATConfig, PATEncoder, load_pat
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'MAX_NPY_BYTES', 'MAX_BATCH_BYTES', 'CHUNK_BYTES', 'embed', 'attention_profile', 'forward_flops',
-           'npy_layout', 'finite_float32', 'read_weeks_npy', 'forward_bytes', 'embed_file']
+__all__ = ['PRECISIONS', 'MAX_NPY_BYTES', 'STANDARDIZE', 'STANDARDIZE_FILE', 'MAX_BATCH_BYTES', 'CHUNK_BYTES', 'embed',
+           'attention_profile', 'forward_flops', 'npy_layout', 'finite_float32', 'read_weeks_npy',
+           'stored_standardization', 'fit_standardization', 'forward_bytes', 'input_weeks', 'embed_file']
 
 # %% ../../nbs/12_pat_infer.ipynb #a16a7479
 PRECISIONS = ('fp32', 'bf16')
@@ -115,6 +117,54 @@ def read_weeks_npy(path:str|Path, # a .npy file of shape (weeks, minutes)
                         "embed it with embed_file (it streams), or split it")
     return finite_float32(np.load(path, mmap_mode='r', allow_pickle=False), path)
 
+# %% ../../nbs/12_pat_infer.ipynb #80a1c09d
+STANDARDIZE = ('stored', 'paper', 'none')   # embed_file: the model's stored standardisation, the input's own, or none
+STANDARDIZE_FILE = 'standardize.pt'         # beside the models of a `finetune_task` folder
+
+def _stats(entry, file:Path, key:str, input_size:int) -> dict:
+    "One standardize.pt entry as float32 `mean` and `scale` [input_size], refused unless it fits the model."
+    if not isinstance(entry, dict) or not all(isinstance(entry.get(k), torch.Tensor) and entry[k].is_floating_point() for k in ('mean', 'scale')):
+        raise ModelError(f"{file}: entry {key} is not a pair of float tensors mean and scale: not written by big_mood; run `big-mood ft-task` again")
+    stats = {k: entry[k].detach().cpu().numpy().astype(np.float32) for k in ('mean', 'scale')}
+    if bad := [f"{k} of shape {tuple(v.shape)}" for k, v in stats.items() if v.shape != (input_size,)]:
+        raise ModelError(f"{file}: entry {key} has {' and '.join(bad)}, the model takes {input_size} minutes: it belongs to another model; run `big-mood ft-task` again")
+    if not (np.isfinite(stats['mean']).all() and np.isfinite(stats['scale']).all() and (stats['scale'] > 0).all()):
+        raise ModelError(f"{file}: entry {key} holds means or scales that are not finite, or scales <= 0: the file is damaged; run `big-mood ft-task` again")
+    return stats
+
+def stored_standardization(weights:str|Path, # a PAT .pt (`save_pat`), already checked by `load_pat`
+                           input_size:int=MINUTES_PER_WEEK, # minutes per week the model takes
+                          ) -> tuple[dict, str]|None:
+    "`({'mean', 'scale'} [input_size] float32, where)` a fine-tuned model was trained with, or None for a model that stores none."
+    weights = Path(weights)
+    meta = torch.load(weights, map_location='cpu', weights_only=True, mmap=True).get('metadata')
+    if not isinstance(meta, dict) or not {'task', 'size', 'fold'} <= set(meta): return None
+    file, key = weights.parent/STANDARDIZE_FILE, f"{meta['size']}_fold{meta['fold']}"
+    if not file.is_file():
+        raise ModelError(f"{weights}: a fine-tuned model without its {STANDARDIZE_FILE} (`big-mood ft-task` writes it beside the models): "
+                         "copy it with the model, or give --standardize paper or none")
+    if not zipfile.is_zipfile(file): raise ModelError(f"{file}: not a torch file, so not a standardisation written by big_mood; run `big-mood ft-task` again")
+    try: saved = torch.load(file, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError: raise ModelError(f"{file}: holds Python objects other than tensors (a pickle could run code), refused; run `big-mood ft-task` again") from None
+    except Exception as e: raise ModelError(f"{file}: not a standardisation written by big_mood ({_first_line(e)}); run `big-mood ft-task` again") from None
+    if not isinstance(saved, dict) or key not in saved:
+        have = ', '.join(list(map(str, saved))[:4]) if isinstance(saved, dict) else type(saved).__name__
+        raise ModelError(f"{file}: no entry {key} for {weights.name} (has {have}): the model and the file come from different runs; keep the model in its ft-task folder")
+    return _stats(saved[key], file, key, input_size), f'{file.name} [{key}]'
+
+def fit_standardization(x, # [N, L] weeks of minutes (a memory map is read `chunk` rows at a time)
+                        path:str|Path, # the input, for the message
+                        chunk:int=1024, # weeks per pass
+                       ) -> dict:
+    "Per-minute `mean` and `scale` [L] float32 of `x` over its weeks (the paper's z-scores; a constant minute gets scale 1)."
+    if (n := len(x)) < 2:
+        raise DataError(f"{path}: --standardize paper z-scores each minute over the input's weeks, which needs at least 2, got {n}: "
+                        "give more weeks, or the model's stored standardisation")
+    rows = lambda: (np.asarray(x[i:i + chunk], np.float64) for i in range(0, n, chunk))
+    mean = sum(r.sum(0) for r in rows()) / n
+    sd = np.sqrt(sum(((r - mean) ** 2).sum(0) for r in rows()) / n)
+    return {'mean': mean.astype(np.float32), 'scale': np.where(sd > 0, sd, 1.0).astype(np.float32)}
+
 # %% ../../nbs/12_pat_infer.ipynb #64b11160
 MAX_BATCH_BYTES = 16 * 2**30   # embed_file: most memory for one batch's forward pass (estimated by `forward_bytes`)
 CHUNK_BYTES = 2**28            # embed_file: outputs held in memory before they are written to disk
@@ -131,37 +181,70 @@ def _check_output(output:Path):
     if output.is_dir(): raise ConfigError(f"{output}: is a folder: give the .npz file to write")
     writable_folder(output.parent)
 
-def embed_file(weights:str|Path, # a PAT .pt (from `big-mood weights convert` or `save_pat`)
-               weeks:str|Path, # .npy of shape (weeks, minutes)
+def input_weeks(path:str|Path, # a .npy of shape (weeks, minutes), or a week table (parquet file or folder)
+                input_size:int=MINUTES_PER_WEEK, # minutes per week the model takes
+               ) -> tuple[np.ndarray, dict]:
+    "The weeks at `path` (a .npy memory-mapped, unchecked values) and, from a week table, each row's `id` and `week`."
+    path = Path(path)
+    if not (path.is_dir() or path.suffix == '.parquet'):
+        npy_layout(path, input_size)
+        return np.load(path, mmap_mode='r', allow_pickle=False), {}
+    if input_size != MINUTES_PER_WEEK: raise DataError(f"{path}: a week table holds {MINUTES_PER_WEEK} minutes per week, the model takes {input_size}")
+    w = read_weeks(path)
+    if not len(w.meta): raise DataError(f"{path}: the week table holds no week")
+    return w.minutes, {'id': w.meta['id'].to_numpy(dtype=str), 'week': w.meta['week'].to_numpy()}
+
+def _checked(x, path, row0:int, raw:bool) -> np.ndarray:
+    "Rows of `x` as finite float32; where `raw`, refused if a minute is negative (standardised already)."
+    x = finite_float32(x, path, row0)
+    if raw and len(neg := np.flatnonzero((x < 0).any(1))):
+        raise DataError(f"{path}: week row {row0 + neg[0]} has negative minutes, which counts never are: the input looks standardised already; "
+                        "give --standardize none")
+    return x
+
+def embed_file(weights:str|Path, # a PAT .pt (from `big-mood weights convert`, `pretrain` or `ft-task`)
+               weeks:str|Path, # .npy of shape (weeks, minutes), or a week table (parquet file or folder)
                output:str|Path, # .npz to write
                batch_size:int=64, # weeks per forward pass
                device:str='auto', # auto | cpu | cuda
                precision:str='fp32', # 'fp32' or 'bf16' (see `embed`)
                *,
+               standardize:str='stored', # 'stored' (the model's own), 'paper' (the input's weeks) or 'none' (input standardised already)
                max_batch_bytes:int=MAX_BATCH_BYTES, # most memory for one batch (see `forward_bytes`)
               ) -> dict:
-    "Embed the weeks in a .npy file with a saved PAT model; write `output` (.npz) chunk by chunk; return the arrays' shapes."
+    "Embed the weeks of a file with a saved PAT model; write `output` (.npz) chunk by chunk; the arrays' shapes and the standardisation applied."
     output = Path(output)
     _check_output(output)
+    if standardize not in STANDARDIZE: raise ConfigError(f"standardize must be one of {', '.join(STANDARDIZE)}, got {standardize!r}")
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1: raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
     model = load_pat(weights, resolve_device(device))
     cfg = model.cfg
     if batch_size * forward_bytes(cfg) > max_batch_bytes:
         raise ConfigError(f"batch_size {batch_size:,} needs about {batch_size * forward_bytes(cfg) / 2**30:,.1f} GiB per forward pass of this model, "
                           f"more than {max_batch_bytes / 2**30:.0f} GiB: use at most {max(1, max_batch_bytes // forward_bytes(cfg)):,}")
-    (n, _), _ = npy_layout(weeks, cfg.input_size)
+    x, rows = input_weeks(weeks, cfg.input_size)
+    n = len(x)
     shapes = {'sequence': (n, cfg.num_patches, cfg.embed_dim), 'pooled': (n, cfg.embed_dim), **({'prob': (n, 1)} if isinstance(model, PATClassifier) else {})}
     need = 4 * sum(int(np.prod(s)) for s in shapes.values())
     if need * 2 > (free := shutil.disk_usage(next(p for p in (output.parent, *output.parent.parents) if p.exists())).free):
         raise DataError(f"{output}: the embeddings of {n:,} weeks take {need / 2**30:.1f} GiB (twice that while writing), {free / 2**30:.1f} GiB free: free space or split {Path(weeks).name}")
-    x, chunk = np.load(weeks, mmap_mode='r', allow_pickle=False), max(batch_size, CHUNK_BYTES // (need // n) // batch_size * batch_size)
-    for i in range(0, n, chunk): finite_float32(x[i:i + chunk], weeks, i)   # every week checked before any is embedded
+    chunk = max(batch_size, CHUNK_BYTES // (need // n) // batch_size * batch_size)
+    for i in range(0, n, chunk): _checked(x[i:i + chunk], weeks, i, standardize != 'none')   # every week checked before any is embedded
+    if standardize == 'paper': stats, how = fit_standardization(x, weeks), f"paper (each minute z-scored over the input's {n:,} weeks)"
+    elif standardize == 'none': stats, how = None, 'none (the input was standardised already)'
+    elif (stored := stored_standardization(weights, cfg.input_size)) is None:
+        raise ConfigError(f"{weights}: the model stores no standardisation (fine-tuned models keep theirs in {STANDARDIZE_FILE}): give --standardize paper "
+                          "to z-score each minute over the input's weeks, or --standardize none if the input is standardised already")
+    else: stats, how = stored[0], f'stored ({stored[1]})'
     with atomic_write(output) as t, temporary_folder(output) as tmp:
         parts = {k: np.lib.format.open_memmap(tmp/f'{k}.npy', 'w+', np.float32, s) for k, s in shapes.items()}
         for i in range(0, n, chunk):
-            for k, v in embed(model, finite_float32(x[i:i + chunk], weeks, i), batch_size, precision).items(): parts[k][i:i + len(v)] = v
+            xi = finite_float32(x[i:i + chunk], weeks, i)
+            if stats is not None: xi = (xi - stats['mean']) / stats['scale']
+            for k, v in embed(model, xi, batch_size, precision).items(): parts[k][i:i + len(v)] = v
         for part in parts.values(): part.flush()
         del parts
+        for k, v in rows.items(): np.save(tmp/f'{k}.npy', v, allow_pickle=False)
         with zipfile.ZipFile(t, 'w', zipfile.ZIP_STORED, allowZip64=True) as z:
-            for k in shapes: z.write(tmp/f'{k}.npy', f'{k}.npy')
-    return shapes
+            for k in (*shapes, *rows): z.write(tmp/f'{k}.npy', f'{k}.npy')
+    return {'shapes': {**shapes, **{k: v.shape for k, v in rows.items()}}, 'standardize': how}
