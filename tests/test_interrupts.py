@@ -85,7 +85,7 @@ def test_sigterm_while_embedding_removes_the_streamed_parts(tmp_path):
     out = tmp_path / 'out'
     out.mkdir()
     p = start(tmp_path, 'pat', 'embed', '--weights', tmp_path / 'm.pt', '--input', tmp_path / 'w.npy', '--output', out / 'e.npz',
-              '--batch-size', 1, '--device', 'cpu')
+              '--batch-size', 1, '--device', 'cpu', '--standardize', 'none')
     wait_for(lambda: list(out.glob('.e.npz.*/sequence.npy')), p)
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=120)
