@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .. import __version__
-from ..core import BigMoodError, ConfigError, DataError, ModelError, safe_id
+from ..core import BigMoodError, ConfigError, DataError, ModelError, safe_id, writable_folder
 from ..evaluate.drift import person_drift
 from .inference import ServiceModels, embed_weeks, load_models, sleep_features
 from .jobs import JobRunner, JobStore, QueueFull, UserLocks, claim_state, public_message, run_export, table_records, user_days
@@ -256,8 +256,9 @@ def create_app(models:ServiceModels|str|Path, # loaded population models (`load_
     "The FastAPI application of the local service."
     users = Path(users) if users is not None else None
     if users is not None and not users.is_dir(): raise ConfigError(f"{users}: no users folder (calibrate someone with `big-mood calibrate`, or leave out --users)")
-    store = JobStore(state)
+    writable_folder(state)   # checked before the models load, created after: a failed start leaves nothing behind
     models = models if isinstance(models, ServiceModels) else load_models(models)
+    store = JobStore(state)
     lock = claim_state(store.folder)   # before `recover`: no other service's jobs are failed
     if interrupted := store.recover(): log.warning('%d job(s) interrupted by the last stop were marked failed', len(interrupted))
     hide = tuple(str(p.resolve()) for p in (models.folder, *(users,) * (users is not None), store.folder))
