@@ -9,13 +9,13 @@ resident memory. The baseline is the same work called in this process through bi
 sleep_features) with the same models: one caller, and as many callers as the server has inference threads; the
 ratios divide the service's throughput by the baseline's with as many callers as the server has threads.
 
-    .venv/bin/python bench/serve.py                              # random-weight PAT-S + XGBoost models in a temporary folder
+    .venv/bin/python bench/serve.py                              # a population trained on synthetic cohorts, in a temporary folder
     .venv/bin/python bench/serve.py --models models/population   # the models `dvc repro population` built
     .venv/bin/python bench/serve.py --clients 1 8 --requests 24 --max-seconds 30
 
 Bounded: at most --requests answered requests and --max-seconds per level and endpoint, localhost only. The inputs are
-synthetic (random weeks; the synthetic mood cohort's sleep episodes); other processes share the cores, so the load
-average is printed with the figures.
+synthetic (random weeks; the synthetic mood cohort's sleep episodes), and so are the default models
+(`synthetic_population`); other processes share the cores, so the load average is printed with the figures.
 """
 import argparse, concurrent.futures, json, os, socket, subprocess, sys, tempfile, threading, time
 from pathlib import Path
@@ -122,7 +122,7 @@ def row(name: str, r: dict, baseline: dict | None) -> str:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--models', help='population folder (default: random-weight models written to a temporary folder)')
+    p.add_argument('--models', help='population folder (default: a small population trained on synthetic cohorts in a temporary folder)')
     p.add_argument('--clients', nargs='+', type=int, default=[1, 8, 32])
     p.add_argument('--endpoints', nargs='+', default=['/v1/pat/embed', '/v1/features'], choices=['/v1/pat/embed', '/v1/features'])
     p.add_argument('--requests', type=int, default=48, help='answered requests per level at most')
@@ -131,11 +131,13 @@ def main():
     p.add_argument('--max-pending', type=int, default=16, help="requests waiting for a thread at most (the server's default)")
     args = p.parse_args()
     os.environ.setdefault('TQDM_DISABLE', '1')
-    from big_mood.serve.inference import load_models, random_population
+    from big_mood.personal.population import synthetic_population
+    from big_mood.serve.inference import load_models
     tmp = Path(tempfile.mkdtemp(prefix='bench-serve-'))
-    folder = Path(args.models) if args.models else random_population(tmp / 'population')
+    folder = Path(args.models) if args.models else tmp / 'population'
+    if not args.models: synthetic_population(folder)
     models = load_models(folder)
-    print(f"models: {folder} ({', '.join(i['name'] for i in models.info)}){'' if args.models else ', random weights'}")
+    print(f"models: {folder} ({', '.join(i['name'] for i in models.info)}){'' if args.models else ', synthetic_population: demonstration models trained on synthetic cohorts'}")
     print(f"server: --workers {args.workers} --max-pending {args.max_pending}; load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     proc, url = start_server(folder, tmp / 'state', args.workers, args.max_pending)
     server = psutil.Process(proc.pid)

@@ -1,19 +1,23 @@
 """`big-mood serve` over real HTTP: uvicorn started on a free localhost port in a subprocess, talked to with httpx.
 
-Every endpoint, every error code of the issue (401, 404, 413, 422, 503 with Retry-After, 504), a restart during a job,
-and a property-based fuzz of the OpenAPI schema (schemathesis) that must never get a 500. The population models are
-random-weight ones (`big_mood.serve.inference.random_population`); export jobs run through a test double of
-`big_mood.personal.predict` (tests/serve_fake_predict.py) until the real one exists, which the last test uses.
+Every endpoint, every error code of the issue (401, 404, 409, 413, 422, 503 with Retry-After, 504), a restart during
+a job, and a property-based fuzz of the OpenAPI schema (schemathesis) that must never get a 500. The models are the
+personal tests' session fixtures (tests/personal_fixtures.py): a population trained on synthetic cohorts
+(`synthetic_population`, demonstration models) and synthetic person 1 calibrated on their first 100 days. Export jobs
+run the real `big_mood.personal.predict.predict_run` on small synthetic Health exports (30 days).
 """
 import concurrent.futures
-import importlib.util
 import json
 import os
+import shutil
 import signal
 import socket
+import sqlite3
+import zipfile
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,15 +27,20 @@ import pandas as pd
 import pytest
 from hypothesis import strategies as st
 
+from personal_fixtures import calibrated, person, population  # noqa: F401 (session fixtures)
+from big_mood.data.synthetic_apple import write_synthetic_export
 from big_mood.data.synthetic_mood import synthetic_mood_cohort
 from big_mood.evaluate.drift import write_drift_reference
 from big_mood.features.mood import DAILY_INDEXES, FEATURE_NAMES, cohort_features
+from big_mood.personal.baseline import BaselineStore
+from big_mood.personal.predict import predict_run
 from big_mood.serve.inference import embed_weeks, load_models, random_population, sleep_features
+from big_mood.serve.jobs import DAYS_FILE, INTERRUPTED, table_records
 
 ROOT = Path(__file__).resolve().parents[1]
-DOUBLE = ROOT / 'tests' / 'serve_fake_predict.py'
 TOKEN = 'test-token-' + 'x' * 24
-LIMITS = ['--max-json-mb', '2', '--max-upload-mb', '3', '--workers', '1', '--max-pending', '2', '--max-jobs', '1']
+LIMITS = ['--max-json-mb', '2', '--max-upload-mb', '3', '--workers', '1', '--max-pending', '2', '--job-workers', '2', '--max-jobs', '1']
+POPULATION_SCORES = ['depressive_population', 'hypomanic_population', 'manic_population', 'pat_depression_population']
 
 
 def free_port() -> int:
@@ -42,9 +51,8 @@ def free_port() -> int:
 
 class Service:
     "A `big-mood serve` subprocess on a free localhost port."
-    def __init__(self, folder: Path, double: bool = True):
+    def __init__(self, folder: Path):
         self.folder, self.proc, self.headers = folder, None, {}
-        self.program = [str(DOUBLE)] if double else ['-c', 'import sys; from big_mood.cli import main; sys.exit(main(sys.argv[1:]))']
 
     def start(self, *extra, token: str | None = None):
         self.port, self.url = free_port(), None
@@ -54,7 +62,7 @@ class Service:
         self.headers = {'Authorization': f'Bearer {token}'} if token else {}
         self.log_path = self.folder / f'server-{self.port}.log'
         self.log = open(self.log_path, 'w')
-        self.proc = subprocess.Popen([sys.executable, *self.program, 'serve', '--models', 'models/population', '--users', 'models/users',
+        self.proc = subprocess.Popen([sys.executable, '-c', 'import sys; from big_mood.cli import main; sys.exit(main(sys.argv[1:]))', 'serve', '--models', 'models/population', '--users', 'models/users',
                                       '--state', 'state', '--port', str(self.port), *LIMITS, *extra],
                                      cwd=self.folder, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         url = f'http://127.0.0.1:{self.port}'
@@ -77,11 +85,11 @@ class Service:
             try: self.proc.wait(15)
             except subprocess.TimeoutExpired: self.kill()
 
-    def export(self, user='alice', **attrs) -> httpx.Response:
-        body = '<HealthData ' + ' '.join(f'{k}="{v}"' for k, v in attrs.items()) + '/>'
-        return self.client.post(f'/v1/users/{user}/exports', content=body.encode(), headers={'Content-Type': 'application/xml'})
+    def export(self, path: Path, user: str = 'alice', **kw) -> httpx.Response:
+        kw['headers'] = {'Content-Type': 'application/zip', **kw.get('headers', {})}
+        return self.client.post(f'/v1/users/{user}/exports', content=path.read_bytes(), **kw)
 
-    def wait(self, job_id: str, states=('completed', 'failed'), timeout: float = 60) -> dict:
+    def wait(self, job_id: str, states=('completed', 'failed'), timeout: float = 300) -> dict:
         for _ in range(int(timeout / 0.05)):
             job = self.client.get(f'/v1/jobs/{job_id}').json()
             if job['state'] in states: return job
@@ -97,15 +105,24 @@ def assert_clean_error(r: httpx.Response, status: int):
 
 
 @pytest.fixture(scope='module')
-def folder(tmp_path_factory) -> Path:
-    "A project-like folder: models/population (random weights, a drift reference from a synthetic cohort), models/users/{alice,bob}."
+def folder(tmp_path_factory, population, calibrated) -> Path:
+    """A project-like folder: models/population (the synthetic population, a random-weight PAT encoder beside it, a
+    drift reference from a synthetic cohort), models/users/alice (person 1 calibrated), models/users/bob (empty: not
+    calibrated yet)."""
     folder = tmp_path_factory.mktemp('serve')
-    random_population(folder / 'models' / 'population')
-    episodes = synthetic_mood_cohort(3, 120, 0)[0]
-    write_drift_reference(cohort_features(episodes), folder / 'models' / 'population' / 'drift_reference.parquet')
-    for user in ('alice', 'bob'):
-        (folder / 'models' / 'users' / user).mkdir(parents=True)
+    pop = Path(shutil.copytree(population, folder / 'models' / 'population'))
+    shutil.copyfile(random_population(tmp_path_factory.mktemp('random')) / 'pat' / 'encoder.pt', pop / 'pat' / 'encoder.pt')
+    write_drift_reference(cohort_features(synthetic_mood_cohort(3, 120, 0)[0]), pop / 'drift_reference.parquet')
+    shutil.copytree(calibrated, folder / 'models' / 'users' / 'alice')
+    (folder / 'models' / 'users' / 'bob').mkdir()
     return folder
+
+
+@pytest.fixture(scope='module')
+def exports(tmp_path_factory) -> dict:
+    "30-day synthetic Health exports: `alice` of person 1 (the calibrated person, same devices), `other` of person 2."
+    d = tmp_path_factory.mktemp('exports')
+    return {name: write_synthetic_export(d / f'{name}.zip', seed=seed, days=30)['path'] for name, seed in (('alice', 1), ('other', 2))}
 
 
 @pytest.fixture(scope='module')
@@ -130,7 +147,7 @@ def episodes() -> pd.DataFrame:
 
 def test_health_lists_the_models_and_their_versions(service):
     h = service.client.get('/health').json()
-    assert h['status'] == 'ok' and h['drift_reference'] is True
+    assert h['status'] == 'ok' and h['drift_reference'] is True and h['population'] == 'synthetic (demonstration population)'
     assert [(m['name'], m['kind']) for m in h['models']] == [('pat/depression', 'pat-classifier'), ('pat/encoder', 'pat-encoder'),
                                                              ('DE', 'xgboost'), ('ME', 'xgboost'), ('HME', 'xgboost')]
     assert all(len(m['sha256']) == 64 for m in h['models'])
@@ -145,7 +162,7 @@ def test_ready_reports_capacity(service):
 def test_docs_and_openapi_describe_every_endpoint(service):
     assert service.client.get('/docs').status_code == 200
     paths = service.client.get('/openapi.json').json()['paths']
-    assert sorted(paths) == ['/health', '/metrics', '/ready', '/v1/features', '/v1/jobs/{job_id}', '/v1/pat/embed',
+    assert sorted(paths) == ['/health', '/metrics', '/ready', '/v1/features', '/v1/jobs/{job_id}', '/v1/jobs/{job_id}/result', '/v1/pat/embed',
                              '/v1/users/{user_id}/drift', '/v1/users/{user_id}/exports']
 
 
@@ -251,26 +268,90 @@ def test_a_full_inference_line_answers_503_with_retry_after(service):
 
 # --- users, jobs, drift
 
-def test_an_export_job_runs_and_returns_the_daily_risks(service):
-    r = service.export(days=40)
+@pytest.fixture(scope='module')
+def alice_job(service, folder, exports) -> SimpleNamespace:
+    "alice's (calibrated) job on her 30-day export, uploaded with hostile file names; the paths that appeared meanwhile."
+    before = set(folder.rglob('*'))
+    r = service.export(exports['alice'], params={'filename': '../../evil.zip'}, headers={'Content-Type': 'application/zip',
+                       'Content-Disposition': 'attachment; filename="../../../evil.xml"'})
     assert r.status_code == 202, r.text
     job = service.wait(r.json()['job_id'])
-    assert job['state'] == 'completed', job
-    assert (job['user_id'], job['result']['days'], len(job['result']['risks'])) == ('alice', 40, 40)
-    first = job['result']['risks'][0]
-    assert (first['date'], first['p_depressive'], first['status']) == ('2024-01-01', None, 'insufficient data')
-    assert (first['model'], first['population']) == ('alice', 'population')   # the user's folder and the population folder
+    new = {p.relative_to(folder).as_posix() for p in set(folder.rglob('*')) - before if 'server-' not in p.name}
+    return SimpleNamespace(job=job, new=new)
 
 
-def test_the_upload_lands_only_in_the_job_folder_and_is_deleted_when_scored(service, folder):
-    before = {p for p in folder.rglob('*')}
-    r = service.client.post('/v1/users/alice/exports?filename=../../evil.zip', content=b'<HealthData days="20"/>',
-                            headers={'Content-Type': 'application/xml', 'Content-Disposition': 'attachment; filename="../../../evil.xml"'})
-    job = service.wait(r.json()['job_id'])
-    new = {p.relative_to(folder).as_posix() for p in folder.rglob('*') if p not in before and 'server-' not in p.name}
-    assert job['state'] == 'completed' and not any('evil' in p for p in new), new
-    assert all(p.startswith(f"state/jobs/{job['job_id']}") or p.startswith('state/jobs.db') for p in new), new
-    assert sorted(p.name for p in (folder / 'state' / 'jobs' / job['job_id']).iterdir()) == ['days.parquet']
+@pytest.fixture(scope='module')
+def bob_job(service, exports) -> dict:
+    "bob (not calibrated yet) uploads person 2's export."
+    return service.wait(service.export(exports['other'], user='bob').json()['job_id'])
+
+
+def test_an_export_job_scores_as_predict_does(service, alice_job, folder, exports, tmp_path):
+    job = alice_job.job
+    assert job['state'] == 'completed', job['error']
+    result = job['result']
+    assert (job['user_id'], result['personal'], result['days'], len(result['risks'])) == ('alice', True, result['days'], result['days'])
+    assert {'depressive_personal', 'depressive_ensemble', 'pat_depression_personal'} <= set(result['risks'][0])
+    assert result['scored']['depressive_population'] > 0 and result['models']['depressive_personal'].startswith('adapter.pt ')
+    copy = shutil.copytree(folder / 'models' / 'users' / 'alice', tmp_path / 'alice')   # the same call in this process, on a copy
+    want = table_records(predict_run(exports['alice'], model=copy, population=folder / 'models' / 'population', store=False)['risks'])
+    assert [list(r) for r in result['risks']] == [list(r) for r in want]
+    for got, ref in zip(result['risks'], want):
+        assert got == pytest.approx(ref, nan_ok=True), (got, ref)
+    assert service.client.get(f"/v1/jobs/{job['job_id']}/result").json() == result
+    with BaselineStore(folder / 'models' / 'users' / 'alice' / 'baseline.db') as db:   # the prediction is in the user's store
+        assert json.loads(db.predictions()['models'].iloc[-1])['depressive_personal'] == result['models']['depressive_personal']
+
+
+def test_the_upload_lands_only_in_the_job_folder_and_is_deleted_when_scored(alice_job, folder):
+    job_id = alice_job.job['job_id']
+    assert not any('evil' in p for p in alice_job.new), alice_job.new
+    assert all(p == 'state/jobs' or p.startswith((f'state/jobs/{job_id}', 'state/jobs.db', 'models/users/alice/')) for p in alice_job.new), alice_job.new
+    assert sorted(p.name for p in (folder / 'state' / 'jobs' / job_id).iterdir()) == [DAYS_FILE]
+
+
+def test_a_user_not_calibrated_yet_gets_the_population_models(bob_job, folder):
+    assert bob_job['state'] == 'completed', bob_job['error']
+    result = bob_job['result']
+    assert (result['personal'], sorted(result['models']), result['not_calibrated']) == (False, POPULATION_SCORES, {})
+    assert not any(c.endswith(('_personal', '_ensemble')) for c in result['risks'][0])
+    assert list((folder / 'models' / 'users' / 'bob').iterdir()) == []   # the population alone stores nothing for the user
+
+
+def test_another_persons_export_is_refused_with_409_and_changes_nothing(service, folder, exports):
+    with BaselineStore(folder / 'models' / 'users' / 'alice' / 'baseline.db') as db: before = (db.days(), db.predictions())
+    job = service.wait(service.export(exports['other']).json()['job_id'])
+    assert (job['state'], job['error_status']) == ('failed', 409)
+    assert "looks like another person's export" in job['error'] and '/tmp' not in job['error'] and str(folder) not in job['error']
+    r = service.client.get(f"/v1/jobs/{job['job_id']}/result")
+    assert_clean_error(r, 409)
+    assert r.json()['detail'] == job['error']
+    with BaselineStore(folder / 'models' / 'users' / 'alice' / 'baseline.db') as db:
+        pd.testing.assert_frame_equal(db.days(), before[0]); pd.testing.assert_frame_equal(db.predictions(), before[1])
+
+
+def test_concurrent_jobs_of_one_user_keep_the_baseline_whole(service, alice_job, folder, exports):
+    db_path = folder / 'models' / 'users' / 'alice' / 'baseline.db'
+    with BaselineStore(db_path) as db: runs = db.predictions()['run_id'].nunique()
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:   # --job-workers 2: both run at once
+        ids = list(pool.map(lambda _: service.export(exports['alice']).json()['job_id'], range(2)))
+    jobs = [service.wait(i) for i in ids]
+    assert [j['state'] for j in jobs] == ['completed'] * 2, [j['error'] for j in jobs]
+    assert max(j['started'] for j in jobs) < min(j['finished'] for j in jobs)   # they were in flight together
+    assert jobs[0]['result']['risks'] == jobs[1]['result']['risks'] == alice_job.job['result']['risks']
+    with closing(sqlite3.connect(db_path)) as con: assert con.execute('PRAGMA integrity_check').fetchone()[0] == 'ok'
+    with BaselineStore(db_path) as db:
+        days, predictions = db.days(), db.predictions()
+    assert not days['date'].duplicated().any()
+    assert predictions['run_id'].nunique() == runs + 2 and not predictions.duplicated(['run_id', 'date', 'score']).any()
+
+
+def test_a_failed_job_says_why_without_paths(service, tmp_path):
+    with zipfile.ZipFile(tmp_path / 'photos.zip', 'w') as z: z.writestr('hello.txt', 'hi')
+    job = service.wait(service.export(tmp_path / 'photos.zip').json()['job_id'])
+    assert (job['state'], job['error_status']) == ('failed', 422)
+    assert job['error'].startswith('export.zip: no export.xml in the zip (it holds hello.txt)'), job['error']
+    assert_clean_error(service.client.get(f"/v1/jobs/{job['job_id']}/result"), 422)
 
 
 @pytest.mark.parametrize('body, fragment', [(b'', 'empty'), (b'GIF89a...', 'neither a zip file nor XML')])
@@ -280,60 +361,50 @@ def test_an_upload_that_is_not_an_export_is_422(service, body, fragment):
     assert fragment in r.json()['detail'][0]['msg']
 
 
-def test_a_failed_job_says_why_without_paths(service):
-    job = service.wait(service.export(fail='not an Apple Health export').json()['job_id'])
-    assert (job['state'], job['error']) == ('failed', 'export.xml: not an Apple Health export')
-    job = service.wait(service.export(crash='yes').json()['job_id'])
-    assert (job['state'], job['error']) == ('failed', "internal error (RuntimeError); the service's log has the details")
-    log = service.log_path.read_text()
-    assert f"ERROR:     job {job['job_id']} failed" in log and 'RuntimeError: ' in log and 'exploded' in log   # it does
-
-
 @pytest.mark.parametrize('path', ['/v1/users/carol/exports', '/v1/users/carol/drift'])
 def test_an_unknown_user_is_404(service, path):
     r = service.client.post(path, content=b'<x/>') if path.endswith('exports') else service.client.get(path)
     assert_clean_error(r, 404)
 
 
-@pytest.mark.parametrize('user', ['.hidden', 'a' * 65, 'semi;colon', '%2e%2e'])
+@pytest.mark.parametrize('user', ['.hidden', '..', 'a' * 65, 'semi;colon', '%2e%2e', '%2e%2e%2fbob', 'alice%2f..%2fbob', 'a%00b', 'alice%20', 'ali\\ce'])
 def test_a_hostile_user_id_is_refused(service, folder, user):
+    outside = lambda: {p for p in folder.parent.rglob('*') if 'state' not in p.relative_to(folder.parent).parts and 'server-' not in p.name}
+    before = outside()
     r = service.client.post(f'/v1/users/{user}/exports', content=b'<x/>')
     assert r.status_code in (404, 422), r.text
     assert_clean_error(r, r.status_code)
-    assert not (folder / 'models' / 'users' / user).exists() and not (folder / user).exists()
+    assert outside() == before   # nothing written, inside the project folder or beside it
+    assert sorted(p.name for p in (folder / 'models' / 'users').iterdir()) == ['alice', 'bob']
 
 
-def test_jobs_are_answered_only_for_their_user(service):
-    job_id = service.export(user='bob', days=10).json()['job_id']
-    service.wait(job_id)
+def test_jobs_are_answered_only_for_their_user(service, bob_job):
+    job_id = bob_job['job_id']
     assert service.client.get(f'/v1/jobs/{job_id}', params={'user_id': 'bob'}).status_code == 200
     assert_clean_error(service.client.get(f'/v1/jobs/{job_id}', params={'user_id': 'alice'}), 404)
+    assert_clean_error(service.client.get(f'/v1/jobs/{job_id}/result', params={'user_id': 'alice'}), 404)
     assert_clean_error(service.client.get(f"/v1/jobs/{'0' * 32}"), 404)
     assert_clean_error(service.client.get('/v1/jobs/not-a-job'), 422)
 
 
-def test_drift_flags_a_planted_shift_against_the_users_own_baseline(service):
-    service.wait(service.export(user='bob', days=120, shift=3.0, seed=1).json()['job_id'])
-    d = service.client.get('/v1/users/bob/drift').json()
-    assert (d['current_days'], d['baseline_days']) == (28, 92)
-    baseline = {f['feature']: f for f in d['baseline']}
-    assert baseline['ST_long']['flagged'] and not any(f['flagged'] for name, f in baseline.items() if name != 'ST_long')
-    assert 'ST_long' in d['flagged'] and len(d['population']) == 12
-    alice = service.client.get('/v1/users/alice/drift', params={'window_days': 7}).json()
-    assert (alice['window_days'], alice['window_end'], alice['current_days'] + alice['baseline_days']) == (7, '2024-02-09', 40)   # her days only, not bob's (to 2024-04-29)
+def test_drift_compares_only_the_users_own_days(service, folder, alice_job, bob_job):
+    for user, job in (('alice', alice_job.job), ('bob', bob_job)):
+        days = pd.read_parquet(folder / 'state' / 'jobs' / job['job_id'] / DAYS_FILE)
+        d = service.client.get(f'/v1/users/{user}/drift', params={'window_days': 7}).json()
+        assert (d['window_end'], d['current_days'] + d['baseline_days']) == (f"{days['date'].max():%Y-%m-%d}", len(days)), (user, d)
+        assert [f['feature'] for f in d['population']] == list(DAILY_INDEXES) and len(d['baseline']) == len(DAILY_INDEXES)
     assert_clean_error(service.client.get('/v1/users/bob/drift', params={'window_days': 3}), 422)
 
 
-def test_a_full_job_queue_answers_503_with_retry_after(service, folder):
-    gate = folder / 'release-queue'
-    slow = service.export(wait=gate).json()['job_id']
-    service.wait(slow, ('processing',))
-    waiting = service.export(days=5).json()['job_id']   # --max-jobs 1: one may wait
-    r = service.export(days=5)
+def test_a_full_job_queue_answers_503_with_retry_after(service, exports):
+    running = [service.export(exports['alice'], user=u).json()['job_id'] for u in ('alice', 'bob')]
+    for job_id in running: service.wait(job_id, ('processing',))
+    waiting = service.export(exports['alice'], user='bob').json()['job_id']   # --max-jobs 1: one may wait
+    r = service.export(exports['alice'], user='bob')
     assert_clean_error(r, 503)
     assert r.headers['retry-after'] == '30'
-    gate.touch()
-    assert service.wait(slow)['state'] == service.wait(waiting)['state'] == 'completed'
+    assert service.client.get(f'/v1/jobs/{waiting}/result').status_code == 202
+    assert [service.wait(j)['state'] for j in (*running, waiting)] == ['completed'] * 3
 
 
 # --- fuzzing
@@ -412,26 +483,30 @@ def test_metrics_count_requests_time_endpoints_and_models(service):
 # --- a restart during a job (these run last: the service comes back with a token and a short timeout)
 
 @pytest.fixture(scope='module')
-def restarted(service, folder):
-    "The service killed (SIGKILL) while one job runs and one waits, then started again on the same state."
-    finished = service.wait(service.export(days=15).json()['job_id'])
-    running = service.export(wait=folder / 'never').json()['job_id']
-    service.wait(running, ('processing',))
-    waiting = service.export(days=5).json()['job_id']
+def restarted(service, alice_job, exports):
+    "The service killed (SIGKILL) while two jobs run and one waits, then started again on the same state."
+    running = [service.export(exports['alice'], user=u).json()['job_id'] for u in ('alice', 'bob')]
+    for job_id in running: service.wait(job_id, ('processing',))
+    waiting = service.export(exports['alice'], user='bob').json()['job_id']
     service.kill()
     service.start('--timeout', '0.2', token=TOKEN)
-    return SimpleNamespace(finished=finished, running=running, waiting=waiting)
+    return SimpleNamespace(finished=alice_job.job, running=running, waiting=waiting)
 
 
-def test_a_restart_fails_the_interrupted_jobs_with_a_reason(service, restarted):
-    running = service.client.get(f'/v1/jobs/{restarted.running}').json()
+def test_a_restart_fails_the_interrupted_jobs_with_a_reason(service, restarted, folder):
+    for job_id in restarted.running:
+        job = service.client.get(f'/v1/jobs/{job_id}').json()
+        assert (job['state'], job['error'], job['error_status']) == ('failed', INTERRUPTED['processing'], 503)
     waiting = service.client.get(f'/v1/jobs/{restarted.waiting}').json()
-    assert (running['state'], running['error']) == ('failed', 'interrupted: the service stopped while this job was being processed; upload the export again')
-    assert (waiting['state'], waiting['error']) == ('failed', 'interrupted: the service stopped before this job started; upload the export again')
+    assert (waiting['state'], waiting['error']) == ('failed', INTERRUPTED['queued'])
+    assert_clean_error(service.client.get(f'/v1/jobs/{restarted.waiting}/result'), 503)
+    with BaselineStore(folder / 'models' / 'users' / 'alice' / 'baseline.db') as db:   # a kill in the middle of a job leaves it readable
+        assert not db.days()['date'].duplicated().any()
 
 
 def test_a_finished_result_survives_a_restart(service, restarted):
     assert service.client.get(f"/v1/jobs/{restarted.finished['job_id']}").json() == restarted.finished
+    assert service.client.get(f"/v1/jobs/{restarted.finished['job_id']}/result").json() == restarted.finished['result']
 
 
 def test_with_a_token_every_request_needs_it(service, restarted):
@@ -448,27 +523,3 @@ def test_with_a_token_every_request_needs_it(service, restarted):
 def test_a_request_over_its_time_is_504(service):
     r = service.client.post('/v1/pat/embed', json={'weeks': np.zeros((16, 10080)).tolist()})
     assert_clean_error(r, 504)
-
-
-def test_export_job_with_the_real_predict(folder, tmp_path, monkeypatch):
-    if importlib.util.find_spec('big_mood.personal') is None or importlib.util.find_spec('big_mood.personal.predict') is None:
-        pytest.skip('big_mood.personal.predict is not on this branch yet (the personal calibration wing): the export jobs above ran '
-                    'through the test double tests/serve_fake_predict.py')
-    from big_mood.cli import main
-    from big_mood.data.synthetic_apple import write_synthetic_export
-    from big_mood.personal.predict import predict_run
-    monkeypatch.chdir(folder)   # the commands' defaults: models/population, models/users
-    sim = write_synthetic_export(tmp_path / 'export.zip', seed=3, days=90)
-    user = folder / 'models' / 'users' / 'carol'
-    assert main(['calibrate', '--episodes', str(sim['episodes_csv']), '--export', str(sim['path']), '--output', str(user)]) == 0
-    real = Service(folder, double=False)
-    real.start('--state', 'state-real', '--max-upload-mb', '1024')
-    try:
-        r = real.client.post('/v1/users/carol/exports', content=sim['path'].read_bytes(), headers={'Content-Type': 'application/zip'})
-        assert r.status_code == 202, r.text
-        job = real.wait(r.json()['job_id'], timeout=600)
-        assert job['state'] == 'completed', job['error']
-        want = predict_run(sim['path'], model=user, population=folder / 'models' / 'population')['risks']
-        assert job['result']['days'] == len(want) == len(job['result']['risks'])
-    finally:
-        real.stop()

@@ -18,18 +18,18 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .. import __version__
-from ..core import BigMoodError, ConfigError, DataError, ModelError, safe_id
+from ..core import BigMoodError, ConfigError, DataError, ModelError, safe_id, writable_folder
 from ..evaluate.drift import person_drift
 from .inference import ServiceModels, embed_weeks, load_models, sleep_features
-from .jobs import JobRunner, JobStore, QueueFull, claim_state, public_message, run_export, table_records, user_days
+from .jobs import JobRunner, JobStore, QueueFull, UserLocks, claim_state, public_message, run_export, table_records, user_days
 from .limits import BearerAuth, BodyLimit, InferencePool, MetricsMiddleware, Overloaded, ServiceMetrics, check_bind
 from .schemas import (SAFE_ID_PATTERN, DriftResponse, EmbedRequest, EmbedResponse, ErrorResponse, FeaturesRequest, FeaturesResponse,
-                                    Health, JobAccepted, JobStatus, Ready, float_rows)
+                                    Health, JobAccepted, JobResult, JobStatus, Ready, float_rows)
 
 # %% auto #0
-__all__ = ['MB', 'log', 'ERRORS', 'UserId', 'ServeSettings', 'error_location', 'add_error_handlers', 'Service',
-           'add_status_routes', 'embed_payload', 'features_payload', 'add_inference_routes', 'receive_upload',
-           'add_job_routes', 'create_app', 'serve']
+__all__ = ['MB', 'log', 'ERRORS', 'JobId', 'JobOwner', 'UserId', 'ServeSettings', 'error_location', 'add_error_handlers',
+           'Service', 'add_status_routes', 'embed_payload', 'features_payload', 'add_inference_routes',
+           'receive_upload', 'job_status', 'add_job_routes', 'create_app', 'serve']
 
 # %% ../../nbs/59_app.ipynb #a27d7adc
 MB = 1 << 20
@@ -93,6 +93,8 @@ def add_error_handlers(app:FastAPI, hide:tuple):
 
 # %% ../../nbs/59_app.ipynb #aa221fd4
 ERRORS = {c: {'model': ErrorResponse} for c in (401, 404, 413, 422, 500, 503, 504)}
+JobId = Annotated[str, PathParam(pattern=r'^[0-9a-f]{32}$', description="a job id (32 hex digits)")]
+JobOwner = Annotated[str | None, Query(pattern=SAFE_ID_PATTERN, max_length=64, description="answer only if the job is this user's")]
 UserId = Annotated[str, PathParam(pattern=SAFE_ID_PATTERN, max_length=64, description="a user id: 1-64 letters, digits, _ - . @ (not starting with .)")]
 
 @dataclass
@@ -106,11 +108,12 @@ class Service:
     metrics:ServiceMetrics
     settings:ServeSettings
     started:float
+    locks:UserLocks
 
     def user_dir(self, user_id:str) -> Path:
         "The user's model folder, or a 404."
         safe_id(user_id, 'user id')
-        if self.users is None or not (self.users/user_id).is_dir(): raise HTTPException(404, f"no user {user_id!r} (calibrate them with `big-mood calibrate`)")
+        if self.users is None or not (self.users/user_id).is_dir(): raise HTTPException(404, f"no user {user_id!r}: calibrate them with `big-mood calibrate`, or make their empty folder in the users folder to score with the population models alone")
         return self.users/user_id
 
 # %% ../../nbs/59_app.ipynb #94ade23a
@@ -121,7 +124,8 @@ def add_status_routes(app:FastAPI, s:Service):
     @app.get('/health', response_model=Health, tags=['status'], responses=ERRORS)
     def health():
         "The service is alive, with the models it loaded and their versions."
-        return Health(status='ok', version=__version__, models=s.models.info, drift_reference=s.models.drift_reference is not None, uptime_s=time.time() - s.started)
+        return Health(status='ok', version=__version__, models=s.models.info, population=s.models.population.metadata.get('data_source'),
+                      drift_reference=s.models.drift_reference is not None, uptime_s=time.time() - s.started)
 
     @app.get('/ready', response_model=Ready, tags=['status'], responses={503: {'model': Ready}, **ERRORS})
     def ready():
@@ -185,8 +189,13 @@ async def receive_upload(request:Request, # the upload request
     os.replace(tmp, export)
     return export
 
+def job_status(job:dict) -> JobStatus:
+    "A job of the store as its response."
+    return JobStatus(job_id=job['id'], user_id=job['user_id'], state=job['state'], created=_utc(job['created']), started=_utc(job['started']),
+                     finished=_utc(job['finished']), error=job['error'], error_status=job['status'] if job['state'] == 'failed' else None, result=job['result'])
+
 def add_job_routes(app:FastAPI, s:Service):
-    "POST /v1/users/{user_id}/exports, GET /v1/jobs/{job_id} and GET /v1/users/{user_id}/drift."
+    "POST /v1/users/{user_id}/exports, GET /v1/jobs/{job_id}, GET /v1/jobs/{job_id}/result and GET /v1/users/{user_id}/drift."
     upload_body = {'requestBody': {'required': True, 'description': "the export as the Health app wrote it (export.zip), or its export.xml",
                                    'content': {t: {'schema': {'type': 'string', 'format': 'binary'}} for t in ('application/zip', 'application/xml', 'application/octet-stream')}}}
 
@@ -199,20 +208,29 @@ def add_job_routes(app:FastAPI, s:Service):
         try:
             export = await receive_upload(request, folder)
             s.store.add(job_id, user_id)
-            s.runner.submit(job_id, partial(run_export, export, user_dir=user_dir, population=s.models.folder, job_dir=folder))
+            s.runner.submit(job_id, partial(run_export, export, user_dir=user_dir, population=s.models.population, job_dir=folder, lock=s.locks(user_id)))
         except BaseException:
             s.store.delete(job_id)
             raise
         return JobAccepted(job_id=job_id, state='queued', location=f'/v1/jobs/{job_id}')
 
-    @app.get('/v1/jobs/{job_id}', response_model=JobStatus, tags=['jobs'], responses=ERRORS)
-    def job(job_id:Annotated[str, PathParam(pattern=r'^[0-9a-f]{32}$')],
-            user_id:Annotated[str | None, Query(pattern=SAFE_ID_PATTERN, max_length=64, description="answer only if the job is this user's")] = None):
-        "A job's state and, once completed, the daily risks."
+    def find(job_id:str, user_id:str|None) -> dict:
         job = s.store.get(job_id)
         if job is None or (user_id is not None and job['user_id'] != user_id): raise HTTPException(404, f"no job {job_id}")
-        return JobStatus(job_id=job['id'], user_id=job['user_id'], state=job['state'], created=_utc(job['created']), started=_utc(job['started']),
-                         finished=_utc(job['finished']), error=job['error'], result=job['result'])
+        return job
+
+    @app.get('/v1/jobs/{job_id}', response_model=JobStatus, tags=['jobs'], responses=ERRORS)
+    def job(job_id:JobId, user_id:JobOwner=None):
+        "A job's state and, once completed, the daily risks."
+        return job_status(find(job_id, user_id))
+
+    @app.get('/v1/jobs/{job_id}/result', response_model=JobResult, tags=['jobs'], responses={202: {'model': JobStatus}, 409: {'model': ErrorResponse}, **ERRORS})
+    def job_result(job_id:JobId, user_id:JobOwner=None):
+        "A completed job's daily risks; 202 while it waits or runs; a failed job's reason with its status (409: another person's export)."
+        job = find(job_id, user_id)
+        if job['state'] == 'failed': return _json_error(job['status'] or 500, job['error'])
+        if job['state'] != 'completed': return JSONResponse(job_status(job).model_dump(mode='json'), status_code=202, headers={'Retry-After': '1'})
+        return job['result']
 
     @app.get('/v1/users/{user_id}/drift', response_model=DriftResponse, tags=['jobs'], responses=ERRORS)
     async def drift(user_id:UserId, window_days:Annotated[int, Query(ge=7, le=366, description="the current window: the last this many days")] = 28):
@@ -228,7 +246,7 @@ def add_job_routes(app:FastAPI, s:Service):
                              window_start=d['window_start'].date(), window_end=d['window_end'].date(), current_days=d['current_days'], baseline_days=d['baseline_days'], note=note)
 
 # %% ../../nbs/59_app.ipynb #4cf5cd25
-def create_app(models:ServiceModels, # loaded population models (`load_models`)
+def create_app(models:ServiceModels|str|Path, # loaded population models (`load_models`), or their folder (loaded after the users and state folders are checked)
                *,
                users:str|Path|None, # folder of user model folders (`models/users`), or None
                state:str|Path, # folder for the job database and job folders
@@ -238,12 +256,14 @@ def create_app(models:ServiceModels, # loaded population models (`load_models`)
     "The FastAPI application of the local service."
     users = Path(users) if users is not None else None
     if users is not None and not users.is_dir(): raise ConfigError(f"{users}: no users folder (calibrate someone with `big-mood calibrate`, or leave out --users)")
+    writable_folder(state)   # checked before the models load, created after: a failed start leaves nothing behind
+    models = models if isinstance(models, ServiceModels) else load_models(models)
     store = JobStore(state)
     lock = claim_state(store.folder)   # before `recover`: no other service's jobs are failed
     if interrupted := store.recover(): log.warning('%d job(s) interrupted by the last stop were marked failed', len(interrupted))
     hide = tuple(str(p.resolve()) for p in (models.folder, *(users,) * (users is not None), store.folder))
     s = Service(models, users, store, JobRunner(store, workers=settings.job_workers, max_queued=settings.max_jobs, timeout_s=settings.job_timeout_s, hide=hide),
-                InferencePool(settings.workers, settings.max_pending, settings.timeout_s), ServiceMetrics(), settings, time.time())
+                InferencePool(settings.workers, settings.max_pending, settings.timeout_s), ServiceMetrics(), settings, time.time(), UserLocks())
     s.metrics.track_queue('inference', lambda: s.pool.waiting)
     s.metrics.track_queue('jobs', lambda: s.runner.waiting)
 
@@ -281,6 +301,6 @@ def serve(*, models:str|Path='models/population', # the population folder
     if not log.handlers:   # job failures and internal errors, with their tracebacks, go to stderr beside uvicorn's lines
         handler = logging.StreamHandler(); handler.setFormatter(logging.Formatter('%(levelname)s:     %(message)s'))
         log.addHandler(handler); log.setLevel(logging.INFO)
-    app = create_app(load_models(models), users=users, state=state, token=token, settings=settings)
+    app = create_app(models, users=users, state=state, token=token, settings=settings)
     log.info('big_mood %s: models from %s, jobs in %s, docs at http://%s:%d/docs', __version__, models, state, host, port)
     uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False, timeout_graceful_shutdown=5)

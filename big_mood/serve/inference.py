@@ -15,6 +15,7 @@ from ..features.sleep import episodes_to_minutes, parse_sleep_episodes
 from ..models.pat import PATClassifier, load_pat
 from ..models.pat_infer import embed
 from ..models.xgb import EPISODE_MODELS, load_xgb, predict_xgb
+from ..personal.population import PAT_TASK, Population, load_population
 
 # %% auto #0
 __all__ = ['DRIFT_REFERENCE', 'ServiceModels', 'load_models', 'random_population', 'check_weeks', 'embed_weeks', 'sleep_features']
@@ -28,6 +29,7 @@ class ServiceModels:
     xgb:dict = field(default_factory=dict)        # episode code (DE, ME, HME) -> XGBClassifier
     info:list = field(default_factory=list)       # one dict per model file: name, kind, file, sha256, details
     drift_reference:pd.DataFrame|None = None      # population daily indexes, or None
+    population:Population|None = None             # the same models as the export jobs use them (`load_population`)
 
     @property
     def input_size(self) -> int: return next(iter(self.pat.values())).cfg.input_size
@@ -72,18 +74,21 @@ def load_models(folder:str|Path, # the population folder (`models/population`)
     if not pat: raise ModelError(f"{folder}: no PAT model (*.pt written by save_pat): rebuild the folder with `dvc repro population`")
     if not xgb_models: raise ModelError(f"{folder}: no XGBoost_DE/ME/HME.json mood model: rebuild the folder with `dvc repro population`")
     if len({m.cfg.input_size for m in pat.values()}) > 1: raise ModelError(f"{folder}: the PAT models expect weeks of different lengths")
+    population = load_population(folder)
+    pat[f'pat/{PAT_TASK}'] = population.pat   # one copy of each model: the population's
+    xgb_models = {code: population.xgb[EPISODE_MODELS[code]].set_params(n_jobs=1) for code in xgb_models}
     reference = None
     if (path := folder/DRIFT_REFERENCE).is_file():
         try: reference = pd.read_parquet(path)
         except Exception as e: raise ModelError(f"{path}: not a readable drift reference ({type(e).__name__}): rebuild it with `dvc repro population`") from None
         if missing := [c for c in DAILY_INDEXES if c not in reference.columns]: raise ModelError(f"{path}: no column {missing[0]} (a drift reference holds the 12 daily indexes)")
-    return ServiceModels(folder, pat, xgb_models, pat_info + xgb_info, reference)
+    return ServiceModels(folder, pat, xgb_models, pat_info + xgb_info, reference, population)
 
 # %% ../../nbs/55_inference.ipynb #a2452be8
 def random_population(folder:str|Path, # folder to write (pat/*.pt, xgb/XGBoost_*.json)
                       seed:int=0, # of the weights and the random training table
                      ) -> Path:
-    "A population folder of random-weight models (PAT-S classifier and encoder, XGBoost DE/ME/HME): for tests and benchmarks only."
+    "A folder of random-weight model files (PAT-S classifier and encoder, XGBoost DE/ME/HME): for bad-input tests only."
     import xgboost as xgb
     from big_mood.models.pat import PATConfig, PATEncoder, save_pat
     from big_mood.models.xgb import save_xgb

@@ -8,21 +8,23 @@ import json, logging, math, os, queue, re, shutil, sqlite3, threading, time, uui
 from contextlib import closing
 from pathlib import Path
 import numpy as np, pandas as pd
-from ..core import BigMoodError, ConfigError, atomic_write, writable_folder
-from ..evaluate.drift import daily_indexes_from_features
-from ..features.mood import DAILY_INDEXES, FEATURE_NAMES
+from ..core import BigMoodError, ConfigError, ModelError, atomic_write, writable_folder
+from ..features.mood import DAILY_INDEXES
+from ..personal.population import Population
 
 # %% auto #0
-__all__ = ['JOB_STATES', 'SCHEMA_VERSION', 'JOB_ID', 'INTERRUPTED', 'log', 'DAYS_FILE', 'JobStore', 'claim_state',
-           'public_message', 'QueueFull', 'JobRunner', 'table_records', 'dated_indexes', 'run_export', 'user_days']
+__all__ = ['JOB_STATES', 'SCHEMA_VERSION', 'JOB_ID', 'INTERRUPTED', 'log', 'IDENTITY_REFUSAL', 'DAYS_FILE', 'READ_SETTINGS',
+           'JobStore', 'claim_state', 'public_message', 'QueueFull', 'failure_status', 'JobRunner', 'table_records',
+           'UserLocks', 'run_export', 'user_days']
 
 # %% ../../nbs/56_jobs.ipynb #67689c56
 JOB_STATES = ('queued', 'processing', 'completed', 'failed')
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = f"""CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, user_id TEXT NOT NULL, state TEXT NOT NULL CHECK (state IN {JOB_STATES}),
-    created REAL NOT NULL, started REAL, finished REAL, error TEXT, result TEXT);
+    created REAL NOT NULL, started REAL, finished REAL, error TEXT, result TEXT, status INTEGER);
 CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs (user_id, state, finished);"""
+_FROM_V1 = 'ALTER TABLE jobs ADD COLUMN status INTEGER'   # schema 1 had no failure status
 JOB_ID = re.compile(r'[0-9a-f]{32}')
 INTERRUPTED = {'queued': "interrupted: the service stopped before this job started; upload the export again",
                'processing': "interrupted: the service stopped while this job was being processed; upload the export again"}
@@ -37,9 +39,11 @@ class JobStore:
         try:
             with closing(self._connect()) as con:
                 version = con.execute('PRAGMA user_version').fetchone()[0]
-                if version not in (0, SCHEMA_VERSION):
+                if version not in (0, 1, SCHEMA_VERSION):
                     raise ConfigError(f"{self.db}: job database schema {version}, this big_mood reads {SCHEMA_VERSION}: move the folder aside or use another --state")
-                con.execute('PRAGMA journal_mode=WAL'); con.executescript(_SCHEMA); con.execute(f'PRAGMA user_version={SCHEMA_VERSION}')
+                con.execute('PRAGMA journal_mode=WAL'); con.executescript(_SCHEMA)
+                if version == 1: con.execute(_FROM_V1)
+                con.execute(f'PRAGMA user_version={SCHEMA_VERSION}')
         except sqlite3.DatabaseError as e:
             raise ConfigError(f"{self.db}: not a readable job database ({e}): move it aside or use another --state") from None
 
@@ -75,8 +79,8 @@ class JobStore:
     def start(self, job_id:str) -> bool: return self._move(job_id, ('queued',), state='processing', started=time.time())
     def finish(self, job_id:str, result:dict) -> bool:
         return self._move(job_id, ('processing',), state='completed', finished=time.time(), result=json.dumps(result, allow_nan=False))
-    def fail(self, job_id:str, reason:str) -> bool:
-        return self._move(job_id, ('queued', 'processing'), state='failed', finished=time.time(), error=reason)
+    def fail(self, job_id:str, reason:str, status:int=500) -> bool:
+        return self._move(job_id, ('queued', 'processing'), state='failed', finished=time.time(), error=reason, status=status)
 
     def get(self, job_id:str) -> dict|None:
         "The job as a dict (`result` decoded), or None if there is no such job."
@@ -103,9 +107,9 @@ class JobStore:
         for p in [*self.job_folder(job_id).glob('export*'), *self.job_folder(job_id).glob('.upload*')]: p.unlink(missing_ok=True)
 
     def stop_all(self, reasons:dict=INTERRUPTED) -> list[str]:
-        "Fail every queued or processing job with the reason for its state and remove its upload; their ids."
+        "Fail every queued or processing job with the reason for its state (status 503) and remove its upload; their ids."
         ids = [r['id'] for state, reason in reasons.items() for r in self._query('SELECT id FROM jobs WHERE state = ?', state)
-               if self._move(r['id'], (state,), state='failed', finished=time.time(), error=reason)]
+               if self._move(r['id'], (state,), state='failed', finished=time.time(), error=reason, status=503)]
         for job_id in ids: self.discard_upload(job_id)
         return ids
 
@@ -145,6 +149,13 @@ log = logging.getLogger('big_mood.serve')
 class QueueFull(Exception):
     "The job queue is full: try again later."
 
+IDENTITY_REFUSAL = "looks like another person's export"   # how `BaselineStore.import_days` refuses an export (a DataError)
+
+def failure_status(error:BaseException) -> int:
+    "The HTTP status of a failed job: 409 (an export of another person than the user's, or a personal model that does not fit), 422 (bad input), 500."
+    if isinstance(error, ModelError) or (isinstance(error, BigMoodError) and IDENTITY_REFUSAL in str(error)): return 409
+    return 422 if isinstance(error, BigMoodError) else 500
+
 class JobRunner:
     "A bounded queue of jobs run by `workers` daemon threads."
     def __init__(self, store:JobStore, # where the jobs' states go
@@ -176,11 +187,11 @@ class JobRunner:
     def _run(self, job_id:str, work):
         "Run one job and record how it ended."
         if not self.store.start(job_id): return   # failed while it waited (the service is stopping)
-        timer = threading.Timer(self.timeout_s, self.store.fail, (job_id, f"took longer than {self.timeout_s:g} s and was stopped"))
+        timer = threading.Timer(self.timeout_s, self.store.fail, (job_id, f"took longer than {self.timeout_s:g} s and was stopped", 504))
         timer.daemon = True; timer.start()
         with self._lock: self.running += 1
         try: self.store.finish(job_id, work())
-        except BigMoodError as e: self.store.fail(job_id, public_message(e, self.store.job_folder(job_id), *self.hide))
+        except BigMoodError as e: self.store.fail(job_id, public_message(e, self.store.job_folder(job_id), *self.hide), failure_status(e))
         except Exception as e:
             log.exception('job %s failed', job_id)
             self.store.fail(job_id, f"internal error ({type(e).__name__}); the service's log has the details")
@@ -213,30 +224,34 @@ def table_records(table:pd.DataFrame, # e.g. the daily risks (index `date`)
     if table.index.name is not None or isinstance(table.index, pd.DatetimeIndex): table = table.reset_index()
     return [{str(k): _plain(v) for k, v in row.items()} for row in table.to_dict('records')]
 
-def dated_indexes(result:dict, # what `predict_run` returned
-                 ) -> pd.DataFrame|None:
-    "The 12 daily indexes of the scored days with a `date` column, from `indexes` or `features` in `result`; None if neither is there."
-    if isinstance(result.get('indexes'), pd.DataFrame): table = result['indexes']
-    elif isinstance(result.get('features'), pd.DataFrame) and set(FEATURE_NAMES) <= set(result['features'].columns):
-        table = result['features'].set_index('date') if 'date' in result['features'].columns else result['features']
-        table = daily_indexes_from_features(table[list(FEATURE_NAMES)]).set_index(table.index)
-    else: return None
-    table = table.reset_index() if 'date' not in table.columns else table
-    return table.assign(date=pd.to_datetime(table['date']))[['date', *DAILY_INDEXES]]
+class UserLocks:
+    "One lock per user id: a user's jobs score one at a time (they write the user's baseline.db)."
+    def __init__(self): self._locks, self._guard = {}, threading.Lock()
+    def __call__(self, user_id:str) -> threading.Lock:
+        with self._guard: return self._locks.setdefault(user_id, threading.Lock())
 
 # %% ../../nbs/56_jobs.ipynb #2e40a71c
+READ_SETTINGS = ('min_valid_hours', 'min_week_days')   # a personal model's settings that reading the export uses
+
 def run_export(export:Path, # the uploaded export (zip or xml) in the job's folder
                *,
-               user_dir:Path, # models/users/<user_id>
-               population:Path, # models/population
+               user_dir:Path, # models/users/<user_id> (empty: a user not calibrated yet)
+               population:Population, # the loaded population models
                job_dir:Path, # the job's folder
+               lock:threading.Lock, # the user's lock (`UserLocks`)
               ) -> dict:
-    "Score an uploaded export as `big-mood predict` does; `{'days', 'risks'}`, and the daily indexes kept in the job folder."
+    "Score an uploaded export as `big-mood predict` does; the JSON-ready result, and the daily indexes kept in the job folder."
+    from big_mood.personal.calibrate import load_personal
+    from big_mood.personal.daily import read_export_days
     from big_mood.personal.predict import predict_run
-    result = predict_run(export, model=user_dir, population=population)
-    if (days := dated_indexes(result)) is not None:
-        with atomic_write(job_dir/DAYS_FILE) as tmp: days.to_parquet(tmp, index=False)
-    return {'days': len(result['risks']), 'risks': table_records(result['risks'])}
+    model = user_dir if (user_dir/'metadata.json').exists() or (user_dir/'baseline.db').exists() else None
+    settings = load_personal(model, population).metadata['settings'] if model else {}
+    days = read_export_days(export, **{k: settings[k] for k in READ_SETTINGS if k in settings})
+    with lock: result = predict_run(days, model=model, population=population)
+    with atomic_write(job_dir/DAYS_FILE) as tmp: days.days[['date', *DAILY_INDEXES]].to_parquet(tmp, index=False)
+    return {'days': result['days'], 'first_date': _plain(pd.Timestamp(result['first_date'])), 'last_date': _plain(pd.Timestamp(result['last_date'])),
+            'personal': model is not None, **{k: result[k] for k in ('scored', 'not_scored', 'not_calibrated', 'models')},
+            'risks': table_records(result['risks'])}
 
 def user_days(store:JobStore, # the service's jobs
               user_id:str, # whose days

@@ -103,8 +103,16 @@ class JobAccepted(BaseModel):
     location: str = Field(description="where to ask for the job's state: GET this path")
 
 class JobResult(BaseModel):
-    days: int = Field(description="days scored")
-    risks: list[dict[str, float | str | None]] = Field(description="one row per day, as `big-mood predict` writes them")
+    "What `big-mood predict` gives for the export (`big_mood.personal.predict.predict_run`)."
+    days: int = Field(description="days of the export, one row each in `risks`")
+    first_date: date | None = Field(description="the export's first local date")
+    last_date: date | None = Field(description="the export's last local date")
+    personal: bool = Field(description="whether the user's personal model scored it (false: the population models alone, the user is not calibrated yet)")
+    scored: dict[str, int] = Field(description="per score, the days with a number")
+    not_scored: dict[str, str] = Field(description="per score that no day has, why")
+    not_calibrated: dict[str, str | None] = Field(description="per personal score the user's model lacks, why")
+    models: dict[str, str] = Field(description="per score, the model file and its SHA-256 prefix")
+    risks: list[dict[str, float | str | None]] = Field(description="one row per day, the columns `big-mood predict --out` writes (null: insufficient data, `status` says why)")
 
 class JobStatus(BaseModel):
     job_id: str
@@ -114,6 +122,7 @@ class JobStatus(BaseModel):
     started: datetime | None
     finished: datetime | None
     error: str | None = Field(description="why a failed job failed")
+    error_status: int | None = Field(description="the HTTP status GET /v1/jobs/{job_id}/result answers for a failed job (409: an export of another person than the user's, or a personal model that no longer fits; 422: an unreadable export; 5xx: the service)")
     result: JobResult | None = Field(description="the result of a completed job")
 
 FeatureDrift = create_model('FeatureDrift', __doc__="One feature's drift (see `big_mood.evaluate.drift.feature_drift`).",
@@ -144,6 +153,7 @@ class Health(BaseModel):
     status: Literal['ok']
     version: str = Field(description="big_mood version")
     models: list[ModelInfo]
+    population: str | None = Field(description="what the population models were trained on (their metadata's data source; `synthetic` for demonstration models)")
     drift_reference: bool = Field(description="whether the population folder has a drift reference")
     uptime_s: float
 
