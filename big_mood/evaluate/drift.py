@@ -11,7 +11,7 @@ from ..core import ConfigError, DataError, atomic_write
 from ..features.mood import DAILY_INDEXES, FEATURE_NAMES
 
 # %% auto #0
-__all__ = ['PSI_BANDS', 'DRIFT_COLUMNS', 'psi', 'psi_band', 'feature_drift', 'daily_indexes_from_features',
+__all__ = ['PSI_BANDS', 'DRIFT_COLUMNS', 'DRIFT_REFERENCE', 'psi', 'psi_band', 'feature_drift', 'daily_indexes_from_features',
            'write_drift_reference', 'person_drift', 'read_table', 'drift_run']
 
 # %% ../../nbs/48_drift.ipynb #3fb74dc5
@@ -99,6 +99,8 @@ def daily_indexes_from_features(features:pd.DataFrame, # the 36 features (`FEATU
     return out
 
 # %% ../../nbs/48_drift.ipynb #45196aad
+DRIFT_REFERENCE = 'drift_reference.parquet'   # its name in a population folder
+
 def write_drift_reference(features:pd.DataFrame, # the training feature table (person, date, the 36 features)
                           path:str|Path, # parquet file to write (`models/population/drift_reference.parquet`)
                           *,

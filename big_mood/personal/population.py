@@ -13,6 +13,7 @@ from ..core import (ConfigError, DataError, ModelError, atomic_folder, file_sha2
                            write_json)
 from ..data.synthetic import synth_people, minute_activity
 from ..data.weeks import MINUTES_PER_WEEK, write_weeks
+from ..evaluate.drift import DRIFT_REFERENCE, write_drift_reference
 from ..features.mood import FEATURE_NAMES, mood_cohort_run
 from ..models.pat import PATClassifier, PATEncoder, load_pat, pat_s, save_pat
 from ..models.xgb import EPISODE_MODELS, load_xgb, predict_xgb
@@ -101,10 +102,12 @@ def population_run(out:str|Path='models/population', # the folder to write (repl
         ckpt_meta = torch.load(pat_file, map_location='cpu', weights_only=True).get('metadata', {})
         models['pat_depression_population'] = _pat_entry(Path('pat')/f'{PAT_TASK}.pt', run, json.loads((pat_dir/'metadata.json').read_text()), ckpt_meta)
         for m in models.values(): m['sha256'] = file_sha256(tmp/m['file'])
+        ref = write_drift_reference(pd.read_parquet(features), tmp/DRIFT_REFERENCE)   # the population's daily indexes, for `serve`'s drift
         meta = {'schema': POPULATION_SCHEMA, 'written_by': POPULATION_MARK, 'data_source': data_source, 'source_commit': source_commit(),
                 'inputs': {'xgb_dir': xgb_dir.as_posix(), 'xgb_protocol': xgb_protocol, 'pat_dir': pat_dir.as_posix(),
                            'pat_model': pat_file.as_posix(), 'features': Path(causal_features or features).as_posix(), 'labels': Path(labels).as_posix()},
-                'models': models}
+                'models': models, 'drift_reference': {'file': DRIFT_REFERENCE, 'rows': ref['rows'], 'people': ref['people'],
+                                                      'sha256': file_sha256(tmp/DRIFT_REFERENCE)}}
         write_json(tmp/'metadata.json', meta)
     return meta
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from ..core import DataError, ModelError, file_sha256
+from ..evaluate.drift import DRIFT_REFERENCE
 from ..features.mood import DAILY_INDEXES, FEATURE_NAMES, daily_indexes, mood_features
 from ..features.rhythm import RHYTHM_METRICS, rhythm_metrics
 from ..features.sleep import episodes_to_minutes, parse_sleep_episodes
@@ -18,7 +19,7 @@ from ..models.xgb import EPISODE_MODELS, load_xgb, predict_xgb
 from ..personal.population import PAT_TASK, Population, load_population
 
 # %% auto #0
-__all__ = ['DRIFT_REFERENCE', 'ServiceModels', 'load_models', 'random_population', 'check_weeks', 'embed_weeks', 'sleep_features']
+__all__ = ['ServiceModels', 'load_models', 'random_population', 'check_weeks', 'embed_weeks', 'sleep_features']
 
 # %% ../../nbs/55_inference.ipynb #16cdbe63
 @dataclass
@@ -61,8 +62,6 @@ def _load_xgb_models(folder:Path) -> tuple[dict, list]:
     return {c: models[c] for c in order}, sorted(info, key=lambda i: order.index(i['name']))
 
 # %% ../../nbs/55_inference.ipynb #5c035b44
-DRIFT_REFERENCE = 'drift_reference.parquet'
-
 def load_models(folder:str|Path, # the population folder (`models/population`)
                 device:str='cpu', # where the PAT models run
                ) -> ServiceModels:
