@@ -89,6 +89,12 @@ class Service:
         kw['headers'] = {'Content-Type': 'application/zip', **kw.get('headers', {})}
         return self.client.post(f'/v1/users/{user}/exports', content=path.read_bytes(), **kw)
 
+    def submit(self, path: Path, user: str = 'alice') -> str:
+        "The job id of an export the service accepts (202)."
+        r = self.export(path, user)
+        assert r.status_code == 202, r.text
+        return r.json()['job_id']
+
     def wait(self, job_id: str, states=('completed', 'failed'), timeout: float = 300) -> dict:
         for _ in range(int(timeout / 0.05)):
             job = self.client.get(f'/v1/jobs/{job_id}').json()
@@ -283,7 +289,7 @@ def alice_job(service, folder, exports) -> SimpleNamespace:
 @pytest.fixture(scope='module')
 def bob_job(service, exports) -> dict:
     "bob (not calibrated yet) uploads person 2's export."
-    return service.wait(service.export(exports['other'], user='bob').json()['job_id'])
+    return service.wait(service.submit(exports['other'], user='bob'))
 
 
 def test_an_export_job_scores_as_predict_does(service, alice_job, folder, exports, tmp_path):
@@ -320,7 +326,7 @@ def test_a_user_not_calibrated_yet_gets_the_population_models(bob_job, folder):
 
 def test_another_persons_export_is_refused_with_409_and_changes_nothing(service, folder, exports):
     with BaselineStore(folder / 'models' / 'users' / 'alice' / 'baseline.db') as db: before = (db.days(), db.predictions())
-    job = service.wait(service.export(exports['other']).json()['job_id'])
+    job = service.wait(service.submit(exports['other']))
     assert (job['state'], job['error_status']) == ('failed', 409)
     assert "looks like another person's export" in job['error'] and '/tmp' not in job['error'] and str(folder) not in job['error']
     r = service.client.get(f"/v1/jobs/{job['job_id']}/result")
@@ -334,7 +340,7 @@ def test_concurrent_jobs_of_one_user_keep_the_baseline_whole(service, alice_job,
     db_path = folder / 'models' / 'users' / 'alice' / 'baseline.db'
     with BaselineStore(db_path) as db: runs = db.predictions()['run_id'].nunique()
     with concurrent.futures.ThreadPoolExecutor(2) as pool:   # --job-workers 2: both run at once
-        ids = list(pool.map(lambda _: service.export(exports['alice']).json()['job_id'], range(2)))
+        ids = list(pool.map(lambda _: service.submit(exports['alice']), range(2)))
     jobs = [service.wait(i) for i in ids]
     assert [j['state'] for j in jobs] == ['completed'] * 2, [j['error'] for j in jobs]
     assert max(j['started'] for j in jobs) < min(j['finished'] for j in jobs)   # they were in flight together
@@ -348,7 +354,7 @@ def test_concurrent_jobs_of_one_user_keep_the_baseline_whole(service, alice_job,
 
 def test_a_failed_job_says_why_without_paths(service, tmp_path):
     with zipfile.ZipFile(tmp_path / 'photos.zip', 'w') as z: z.writestr('hello.txt', 'hi')
-    job = service.wait(service.export(tmp_path / 'photos.zip').json()['job_id'])
+    job = service.wait(service.submit(tmp_path / 'photos.zip'))
     assert (job['state'], job['error_status']) == ('failed', 422)
     assert job['error'].startswith('export.zip: no export.xml in the zip (it holds hello.txt)'), job['error']
     assert_clean_error(service.client.get(f"/v1/jobs/{job['job_id']}/result"), 422)
@@ -397,9 +403,9 @@ def test_drift_compares_only_the_users_own_days(service, folder, alice_job, bob_
 
 
 def test_a_full_job_queue_answers_503_with_retry_after(service, exports):
-    running = [service.export(exports['alice'], user=u).json()['job_id'] for u in ('alice', 'bob')]
+    running = [service.submit(exports['alice'], user=u) for u in ('alice', 'bob')]
     for job_id in running: service.wait(job_id, ('processing',))
-    waiting = service.export(exports['alice'], user='bob').json()['job_id']   # --max-jobs 1: one may wait
+    waiting = service.submit(exports['alice'], user='bob')   # --max-jobs 1: one may wait
     r = service.export(exports['alice'], user='bob')
     assert_clean_error(r, 503)
     assert r.headers['retry-after'] == '30'
@@ -485,9 +491,9 @@ def test_metrics_count_requests_time_endpoints_and_models(service):
 @pytest.fixture(scope='module')
 def restarted(service, alice_job, exports):
     "The service killed (SIGKILL) while two jobs run and one waits, then started again on the same state."
-    running = [service.export(exports['alice'], user=u).json()['job_id'] for u in ('alice', 'bob')]
+    running = [service.submit(exports['alice'], user=u) for u in ('alice', 'bob')]
     for job_id in running: service.wait(job_id, ('processing',))
-    waiting = service.export(exports['alice'], user='bob').json()['job_id']
+    waiting = service.submit(exports['alice'], user='bob')
     service.kill()
     service.start('--timeout', '0.2', token=TOKEN)
     return SimpleNamespace(finished=alice_job.job, running=running, waiting=waiting)
