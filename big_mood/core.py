@@ -310,7 +310,7 @@ def package_versions(names=PROVENANCE_PACKAGES) -> dict:
         except importlib.metadata.PackageNotFoundError: out[n] = 'not installed'
     return out
 
-PIPELINE_OUTPUTS = ('dvc.lock', 'metrics', 'reports')   # what `dvc repro` writes into git: not sources
+PIPELINE_OUTPUTS = ('dvc.lock', 'metrics', 'plots', 'reports', 'results')   # what `dvc repro` writes into git: not sources
 
 def source_commit(root:str|Path|None=None, # a folder of the checkout (default: the project root, else the working directory)
                  ) -> str:
