@@ -6,7 +6,9 @@
 from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd
-from ..core import ConfigError, atomic_write
+from ..core import ConfigError, ModelError, atomic_write, file_sha256
+from ..evaluate.drift import DRIFT_REFERENCE, person_drift
+from ..features.mood import DAILY_INDEXES
 from .baseline import SCORES, BaselineStore, rolling_baselines
 from .population import Population, load_population
 from .daily import ExportDays, pat_input, population_scores, read_export_days, until
@@ -15,7 +17,7 @@ from .calibrate import (DEVIATIONS, ENSEMBLE_SCORES, PERSONAL_SCORES, TARGETS, P
 from .report import clinical_report
 
 # %% auto #0
-__all__ = ['day_status', 'risk_table', 'long_predictions', 'predict_run']
+__all__ = ['day_status', 'risk_table', 'long_predictions', 'export_drift', 'predict_run']
 
 # %% ../../nbs/53_predict.ipynb #53e1d3bc
 def day_status(table:pd.DataFrame, # per date: the scores, `baseline_days`, `sleep_hours`, `valid_days_7` (days with enough data in the 7 ending on it)
@@ -80,6 +82,21 @@ def _models_table(pop:Population, personal:PersonalModel|None) -> pd.DataFrame:
                          'held-out': ', '.join(f"{arm} AUC {v['auc']:.3f}" for arm, v in held.items() if v.get('auc') is not None)})
     return pd.DataFrame(rows)
 
+# %% ../../nbs/53_predict.ipynb #e9ccb59c
+def export_drift(days:pd.DataFrame, # `ExportDays.days`: date and the 12 daily indexes
+                 population:Population, # the population models (their folder may hold the drift reference)
+                 *,
+                 window_days:int=28, # the current window: the export's last this many days
+                ) -> dict|None:
+    "Drift of the export's last days against the population's days (where its folder has a reference) and the person's earlier days."
+    path, meta = population.folder/DRIFT_REFERENCE, population.metadata.get('drift_reference')
+    reference = None
+    if path.is_file():
+        if meta and file_sha256(path) != meta['sha256']: raise ModelError(f"{path}: changed since the population stage wrote it: rebuild it with `dvc repro population`")
+        reference = pd.read_parquet(path)
+    known = days.dropna(subset=list(DAILY_INDEXES), how='all')
+    return person_drift(known[['date', *DAILY_INDEXES]], population=reference, window_days=window_days) if len(known) else None
+
 # %% ../../nbs/53_predict.ipynb #dc746a6d
 def predict_run(export:str|Path|ExportDays, # export.zip / export.xml, a `big-mood apple read` folder, or days already read
                 *,
@@ -111,6 +128,7 @@ def predict_run(export:str|Path|ExportDays, # export.zip / export.xml, a `big-mo
             cache = dict(zip(emb['embedding_key'], emb['embedding']))
         scores, notes = population_scores(ed, pop, stats=stats, cache=cache, min_sleep_days=min_sleep_days)
         days = ed.days.merge(scores, on='date', how='left')
+        drift = export_drift(ed.days, pop)
         if db: db.import_days(days, export=name, export_sha256=ed.source.get('sha256') or '', identity=ed.identity, window_days=s['baseline_window_days'])
         baselines = db.baselines() if db else rolling_baselines(ed.days, s['baseline_window_days'])
         table = personal_table(days, baselines, min_baseline_days=s['min_baseline_days'])
@@ -134,7 +152,7 @@ def predict_run(export:str|Path|ExportDays, # export.zip / export.xml, a `big-mo
     result = {'risks': risks, 'user_id': personal.user_id if personal else None, 'export': name, 'first_date': ed.source['first_date'], 'last_date': ed.source['last_date'],
               'days': len(risks), 'scored': {c: int(risks[c].notna().sum()) for c in score_cols},
               'not_scored': {c: notes.get(c) or 'no day had the data it needs (see status)' for c in score_cols if risks[c].isna().all()},
-              'not_calibrated': not_calibrated, 'models': versions, 'prediction_run': run_id, 'out': None, 'report': None}
+              'not_calibrated': not_calibrated, 'models': versions, 'prediction_run': run_id, 'drift': drift, 'out': None, 'report': None}
     if out is not None:
         with atomic_write(out) as tmp: risks.assign(date=risks['date'].dt.strftime('%Y-%m-%d')).to_csv(tmp, index=False, na_rep='insufficient data', float_format='%.6g')
         result['out'] = Path(out)
@@ -142,5 +160,5 @@ def predict_run(export:str|Path|ExportDays, # export.zip / export.xml, a `big-mo
         result['report'] = clinical_report(risks, ed, report, models=_models_table(pop, personal), who=personal.user_id if personal else 'population models only',
                                            episodes=shown, calibration=personal.metadata['calibrations'][-1]['types'] if personal else None,
                                            notes={**notes, **{k: f'not calibrated: {v}' for k, v in not_calibrated.items()}},
-                                           source_note=f"the population models were trained on {pop.metadata.get('data_source')} data")
+                                           source_note=f"the population models were trained on {pop.metadata.get('data_source')} data", drift=drift)
     return result

@@ -16,7 +16,7 @@ from .calibrate import DEVIATIONS, ENSEMBLE_SCORES, PERSONAL_SCORES, TARGETS
 
 # %% auto #0
 __all__ = ['EPISODE_COLORS', 'ARM_STYLE', 'STATEMENT', 'figure_html', 'risk_timeline', 'heat_maps', 'deviation_map',
-           'completeness', 'reliability', 'clinical_report']
+           'completeness', 'reliability', 'drift_html', 'clinical_report']
 
 # %% ../../nbs/52_clinical_report.ipynb #7bfb253d
 def figure_html(fig, alt:str) -> str:
@@ -102,6 +102,20 @@ def reliability(calibration:dict):
     fig.tight_layout()
     return fig
 
+# %% ../../nbs/52_clinical_report.ipynb #b1d235e0
+def drift_html(drift:dict, # `person_drift`: window, counts, 'population' and 'baseline' tables (or None), 'flagged'
+              ) -> list[str]:
+    "The drift section: what was compared, the flagged daily indexes, and both comparisons side by side."
+    sides = {s: drift[s] for s in ('population', 'baseline') if drift.get(s) is not None}
+    head = (f"<p>The last {drift['current_days']} days ({drift['window_start']:%Y-%m-%d} to {drift['window_end']:%Y-%m-%d}) against "
+            + ' and '.join({'population': "the population models' training days", 'baseline': f"this person's {drift['baseline_days']} earlier days"}[s] for s in sides)
+            + ": a daily index is flagged when the Kolmogorov-Smirnov test rejects (Bonferroni over the indexes, alpha 0.01) and PSI is 0.1 or more.</p>")
+    if not sides: return ['<p>Too few days to compare with the population or with earlier days (at least 7 on each side).</p>']
+    flagged = '<p><strong>Flagged: ' + (html.escape(', '.join(drift['flagged'])) if drift['flagged'] else 'none') + '.</strong></p>'
+    table = pd.concat({s: t[['mean_reference', 'mean_current', 'psi', 'ks_p_adjusted', 'flagged']] for s, t in sides.items()}, axis=1)
+    table.columns = [f'{s}: {c}' for s, c in table.columns]
+    return [head, flagged, table_html(table.reset_index(), digits=3)]
+
 # %% ../../nbs/52_clinical_report.ipynb #892fcbd0
 STATEMENT = ("<p><b>What these numbers are.</b> Each next-day score is a model's probability that the <em>following</em> day falls inside a "
              "depressive, manic or hypomanic episode, given the sleep and circadian pattern recorded so far. The PAT score is a model's "
@@ -130,6 +144,7 @@ def clinical_report(risks:pd.DataFrame, # `predict_run`'s risks (one row per day
                     episodes:pd.DataFrame|None=None, # start, end, type: shaded in the timeline
                     calibration:dict|None=None, # the last calibration's `types` summary (held-out metrics, reliability)
                     notes:dict|None=None, # score -> why it could not be scored or was not calibrated
+                    drift:dict|None=None, # `big_mood.evaluate.drift.person_drift` of the export's daily indexes
                     source_note:str='the population models of this build were trained on synthetic data', # completes "not validated for clinical use: ..."
                    ) -> Path:
     "Write the clinical report and return its path."
@@ -150,6 +165,7 @@ def clinical_report(risks:pd.DataFrame, # `predict_run`'s risks (one row per day
         body += ['<h2>Calibration</h2>', '<p>Held-out days of this person\'s calibration (blocked in time): population, personal and ensemble '
                  'on the same days. The ensemble is fitted on these days, so its numbers here are optimistic.</p>', table_html(pd.DataFrame(rows)),
                  figure_html(reliability(calibration), 'Reliability of the ensemble on the held-out calibration days (on the diagonal a probability means what it says)')]
+    if drift: body += ['<h2>Drift</h2>', *drift_html(drift)]
     recent = risks.tail(28)[['date', *[c for c in (*SCORES, *PERSONAL_SCORES, *ENSEMBLE_SCORES) if c in risks], 'status']]
     recent = recent.assign(date=recent['date'].dt.strftime('%Y-%m-%d')).astype(object)
     body += ['<h2>Last 28 days</h2>', table_html(recent.where(recent.notna(), 'insufficient data'), digits=3),
