@@ -14,7 +14,8 @@ __all__ = ['DATA_DIRS', 'PROVENANCE_PACKAGES', 'PIPELINE_OUTPUTS', 'BigMoodError
            'project_root', 'shared_dir', 'safe_id', 'PatPaths', 'pat_paths', 'finetune_model_path', 'load_params',
            'check_seed', 'seed_everything', 'derive_seed', 'resolve_device', 'atomic_write', 'atomic_folder',
            'temporary_folder', 'scratch_folder', 'file_sha256', 'write_json', 'save_torch', 'writable_folder',
-           'writable_file', 'replaceable_folder', 'package_versions', 'source_commit', 'provenance']
+           'writable_file', 'replaceable_folder', 'package_versions', 'source_commit', 'source_date_epoch',
+           'provenance']
 
 # %% ../nbs/00_core.ipynb #3a79f7ad
 os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')
@@ -324,6 +325,14 @@ def source_commit(root:str|Path|None=None, # a folder of the checkout (default: 
     if commit.returncode or not commit.stdout.strip(): return 'not a git checkout'
     dirty = run('status', '--porcelain', '--untracked-files=no', '--', '.', *exclude).stdout.strip()
     return commit.stdout.strip() + ('-dirty' if dirty else '')
+
+def source_date_epoch(root:str|Path|None=None, # as `source_commit`
+                     ) -> str|None:
+    "Unix time of `source_commit`'s commit (reproducible-builds' SOURCE_DATE_EPOCH), or None outside a git checkout."
+    commit = source_commit(root).removesuffix('-dirty')
+    if len(commit) != 40: return None
+    t = subprocess.run(['git', '-C', str(root or project_root()), 'show', '-s', '--format=%ct', commit], capture_output=True, text=True)
+    return t.stdout.strip() or None
 
 def provenance(seed:int|None=None, # the run's seed
                device:str|None=None, # the run's `base.device`

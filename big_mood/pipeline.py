@@ -10,7 +10,7 @@ from pathlib import Path
 import jinja2, nbformat, papermill, yaml
 from nbconvert import HTMLExporter
 from .core import (BigMoodError, ConfigError, atomic_write, file_sha256, load_params, project_root, provenance,
-                           safe_id, scratch_folder)
+                           safe_id, scratch_folder, source_date_epoch)
 
 # %% auto #0
 __all__ = ['StageError', 'stage_notebook', 'declared_parameters', 'stage_parameters', 'effective_params', 'dependency_hashes',
@@ -208,6 +208,7 @@ def run_stage(name:str, # stage name (section of params.yaml, notebook nbs/pipel
     reports.mkdir(exist_ok=True)
     kernel_env = {'PYTHONHASHSEED': os.environ.get('PYTHONHASHSEED', str(parameters.get('seed', 0))), 'BIG_MOOD_ROOT': str(root), 'TQDM_DISABLE': '1',
                   'OMP_WAIT_POLICY': os.environ.get('OMP_WAIT_POLICY', 'PASSIVE')}   # before the kernel loads torch (core)
+    if epoch := os.environ.get('SOURCE_DATE_EPOCH') or source_date_epoch(root): kernel_env['SOURCE_DATE_EPOCH'] = epoch   # stored times: the source commit's
     with scratch_folder('big_mood_stage') as tmp, mock.patch.dict(os.environ, kernel_env), mock.patch.object(tempfile, 'tempdir', str(tmp)):
         executed = tmp/nb_path.name   # the kernel inherits kernel_env (this process keeps its own); its connection file goes into tmp
         try:

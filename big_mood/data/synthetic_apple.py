@@ -582,7 +582,7 @@ def write_synthetic_export(path:str|Path, # export.zip (as the Health app writes
         if path.suffix == '.zip':
             with zipfile.ZipFile(tmp, 'w', zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as zf:
                 with zf.open('apple_health_export/export.xml', 'w', force_zip64=True) as fh: write(fh)
-                for name, text in ZIP_EXTRAS.items(): zf.writestr(name, text)
+                for name, text in ZIP_EXTRAS.items(): zf.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), text, zipfile.ZIP_DEFLATED)   # fixed times: same bytes each run
         else:
             with open(tmp, 'wb') as fh: write(fh)
     episodes_csv, ep = Path(episodes_csv) if episodes_csv else path.with_name(f'{path.stem}_episodes.csv'), sim['episodes']

@@ -88,7 +88,10 @@ def other_person(stored:dict, # the store's identity
     return None
 
 # %% ../../nbs/50_baseline.ipynb #715ab718
-def _now() -> str: return datetime.now(timezone.utc).isoformat(timespec='seconds')
+def _now() -> str:
+    "UTC now; SOURCE_DATE_EPOCH's time where it is set (pipeline stages: a rerun writes the same store)."
+    epoch = os.environ.get('SOURCE_DATE_EPOCH')
+    return (datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)).isoformat(timespec='seconds')
 
 def _sqlite_error(path:Path, e:Exception) -> DataError:
     return DataError(f"{path}: not a readable baseline database ({e}): the file is damaged; restore it from a backup, "
