@@ -392,6 +392,56 @@ def inputs(tmp_path_factory):
     (d / 'registry_no_models.json').write_text('{"x": 1}')
     (d / 'registry_partial.json').write_text('{"models": {"m.pt": {"kind": "mamba_eeg_pretrained"}}}')
     (d / 'registry_list.json').write_text('{"models": {"m.pt": [1, 2]}}')
+    (d / 'registry_ok.json').write_text('{"models": {"m.pt": {"name": "m", "kind": "mamba_eeg_pretrained", "sha256": "%s"}}}' % ('0' * 64))
+    return d
+
+
+@pytest.fixture(scope='module')
+def personal_inputs(inputs):
+    "`inputs/personal`: a synthetic population, a 60-day synthetic export, a person calibrated on it (1 epoch), and damaged copies (built only when a case needs them)."
+    import json
+    from big_mood.data.synthetic_apple import write_synthetic_export
+    from big_mood.personal.calibrate import calibrate_run
+    from big_mood.personal.population import synthetic_population
+    d = inputs / 'personal'
+    d.mkdir()
+    synthetic_population(d / 'population')
+    write_synthetic_export(d / 'export.zip', seed=1, days=60)   # 2022-05-31 to 2022-07-30
+    (d / 'episodes.csv').write_text('start,end,type\n2022-07-01,2022-07-20,depressive\n')
+    calibrate_run(d / 'episodes.csv', d / 'export.zip', d / 'user1', population=d / 'population', epochs=1)
+    z = (d / 'export.zip').read_bytes()
+    (d / 'export_truncated.zip').write_bytes(z[:len(z) // 2])
+    (d / 'export_binary.zip').write_bytes(bytes(range(256)) * 8)
+    good = 'start,end,type\n2022-07-01,2022-07-20,depressive\n'
+    for name, text in {'unknown_type': 'start,end,type\n2022-07-01,2022-07-20,sad\n', 'end_before_start': 'start,end,type\n2022-07-20,2022-07-01,depressive\n',
+                       'overlap': good + '2022-07-10,2022-07-25,manic\n', 'hostile': 'start,end,type\n2022-07-01,2022-07-20,\x1b[2Jdepressive\x07\n',
+                       'nan_date': 'start,end,type\nnan,2022-07-20,depressive\n', 'empty_date': 'start,end,type\n,2022-07-20,depressive\n',
+                       'missing_col': 'start,end\n2022-07-01,2022-07-20\n', 'future': good + '2030-01-01,2030-01-20,manic\n',
+                       'past': 'start,end,type\n1999-01-01,1999-01-20,manic\n' + good.split('\n', 1)[1], 'year_99999': 'start,end,type\n2022-07-01,99999-01-01,depressive\n',
+                       'quote': 'start,end,type\n"2022-07-01,2022-07-20,depressive\n', 'empty': ''}.items():
+        (d / f'episodes_{name}.csv').write_text(text)
+    (d / 'episodes_binary.csv').write_bytes(bytes(range(256)) * 8)
+    def user_variant(name, change):
+        shutil.copytree(d / 'user1', d / name)
+        meta = json.loads((d / name / 'metadata.json').read_text())
+        change(d / name, meta)
+    def set_meta(**kw):
+        def change(f, meta):
+            meta.update(kw); (f / 'metadata.json').write_text(json.dumps(meta))
+        return change
+    def pickled(f, meta):
+        (f / 'adapter.pt').write_bytes(pickle.dumps(RunsCode(d / 'PWNED_pt')))
+        import hashlib
+        meta['adapter_sha256'] = hashlib.sha256((f / 'adapter.pt').read_bytes()).hexdigest(); (f / 'metadata.json').write_text(json.dumps(meta))
+    user_variant('user_bad_json', lambda f, meta: (f / 'metadata.json').write_text('{"schema": '))
+    user_variant('user_not_personal', set_meta(written_by='someone else'))
+    user_variant('user_schema', set_meta(schema=999))
+    user_variant('user_other_population', lambda f, meta: set_meta(population={**meta['population'], 'versions': {'xgb': 'other'}})(f, meta))
+    user_variant('user_adapter_changed', lambda f, meta: (f / 'adapter.pt').write_bytes((f / 'adapter.pt').read_bytes()[:-8] + bytes(8)))
+    user_variant('user_adapter_missing', lambda f, meta: (f / 'adapter.pt').unlink())
+    user_variant('user_adapter_pickle', pickled)
+    user_variant('user_no_metadata', lambda f, meta: (f / 'metadata.json').unlink())
+    (d / 'not_a_model').mkdir(); (d / 'not_a_model' / 'notes.txt').write_text('mine\n')
     return d
 
 
@@ -764,8 +814,67 @@ out_cases('eeg-finetune', lambda out: ['eeg', 'finetune', '--primary', '{in}/pri
 for name, words in {'registry_text.json': ['registry_text.json'], 'registry_no_models.json': ['registry_no_models.json'],
                     'registry_partial.json': ['registry_partial.json'], 'registry_list.json': ['registry_list.json'], 'empty_dir': ['empty_dir']}.items():
     case('models', f'list-registry-{name.split(".")[0]}', ['models', 'list', '--registry', f'{{in}}/{name}'], *words)
-case('models', 'list-lineage-unknown', ['models', 'list', '--registry', '{in}/registry_partial.json', '--lineage', 'nosuch.pt'], 'nosuch.pt')
-case('models', 'list-lineage-hostile', ['models', 'list', '--registry', '{in}/registry_partial.json', '--lineage', 'a\x1b[2Jb'], 'no model')
+case('models', 'list-lineage-unknown', ['models', 'list', '--registry', '{in}/registry_ok.json', '--lineage', 'nosuch.pt'], 'nosuch.pt')
+case('models', 'list-lineage-hostile', ['models', 'list', '--registry', '{in}/registry_ok.json', '--lineage', 'a\x1b[2Jb'], 'no model')
+
+# --- calibrate and predict (the personal wing): everything checked before the export is read or a model trained
+P = '{in}/personal'
+def calibrate(*extra, episodes=f'{P}/episodes.csv', export=f'{P}/export.zip', output='{w}/users/u1', population=f'{P}/population'):
+    return ['calibrate', '--episodes', episodes, '--export', export, '--output', output, '--population', population, '--epochs', '1', *extra]
+def personal_predict(*extra, export=f'{P}/export.zip', model=f'{P}/user1', population=f'{P}/population'):
+    return ['predict', '--export', export, *(['--model', model] if model else []), '--population', population, *extra]
+EXPORTS = {f'{P}/export_truncated.zip': ['export_truncated.zip'], f'{P}/export_binary.zip': ['export_binary.zip'], '{in}/export_text.zip': ['export_text.zip'],
+           '{in}/export_no_xml.zip': ['export_no_xml.zip'], '{in}/export_other.xml': ['export_other.xml'], '{in}/export_bomb.xml': ['export_bomb.xml'],
+           '{in}/export_empty.xml': ['export_empty.xml'], '{in}/export_no_records.xml': ['export_no_records.xml'], '{in}/absent.zip': ['absent.zip'],
+           '{in}/weeks.npy': ['weeks.npy'], '{in}/empty_dir': ['empty_dir']}
+for export, words in EXPORTS.items():
+    name = export.split('/')[-1].replace('.', '-')
+    case('calibrate', f'export-{name}', calibrate(export=export), *words)
+    case('predict', f'export-{name}', personal_predict(export=export), *words)
+for name, words in {'unknown_type': ['line 2', 'sad'], 'end_before_start': ['line 2', 'before it starts'], 'overlap': ['lines 2 and 3', 'overlap'],
+                    'hostile': ['line 2', 'type'], 'nan_date': ['line 2', 'start'], 'empty_date': ['line 2', 'start'], 'missing_col': ['type'],
+                    'future': ['line 3', 'after the last day of data'], 'past': ['line 2', 'before the first day of data'], 'year_99999': ['line 2', 'end'],
+                    'quote': ['episodes_quote.csv'], 'empty': ['episodes_empty.csv'], 'binary': ['episodes_binary.csv']}.items():
+    case('calibrate', f'episodes-{name}', calibrate(episodes=f'{P}/episodes_{name}.csv'), *words)
+case('calibrate', 'episodes-absent', calibrate(episodes='{in}/absent.csv'), 'absent.csv')
+case('calibrate', 'episodes-folder', calibrate(episodes='{in}/empty_dir'), 'empty_dir')
+for name, words in {'user_bad_json': ['metadata.json', 'not valid JSON'], 'user_not_personal': ['metadata.json', 'not a big_mood personal model'],
+                    'user_schema': ['schema 999'], 'user_other_population': ['other population models'], 'user_adapter_changed': ['adapter.pt'],
+                    'user_adapter_missing': ['adapter.pt'], 'user_adapter_pickle': ['adapter.pt'], 'user_no_metadata': ['user_no_metadata'],
+                    'not_a_model': ['not_a_model']}.items():
+    case('calibrate', f'output-{name}', calibrate(output=f'{P}/{name}', *(['--user-id', 'user1'] if name.startswith('user') else [])), *words)
+    case('predict', f'model-{name}', personal_predict(model=f'{P}/{name}'), *words)
+case('calibrate', 'output-other-user', calibrate('--user-id', 'someone', output=f'{P}/user1'), 'someone')
+case('calibrate', 'output-existing-folder-of-other-files', calibrate(output='{w}/existing'), 'existing')
+case('predict', 'model-absent', personal_predict(model='{in}/absent'), 'absent')
+case('predict', 'model-is-a-file', personal_predict(model='{in}/weeks.npy'), 'weeks.npy')
+for which, make in (('calibrate', lambda pop: calibrate(population=pop)), ('predict', lambda pop: personal_predict(population=pop))):
+    case(which, 'population-absent', make('{in}/absent'), 'absent')
+    case(which, 'population-empty', make('{in}/empty_dir'), 'empty_dir')
+    case(which, 'population-is-a-file', make('{in}/weeks.npy'), 'weeks.npy')
+    case(which, 'population-other', make('{in}/population'), 'population')
+for k, v in HOSTILE.items():
+    if k not in ('empty',): case('calibrate', f'user-id-{k}', calibrate('--user-id', v), 'user id')
+for opt, values in {'--min-labeled-days': ('0', '-1', 'x'), '--baseline-window-days': ('0', '1', 'x'), '--min-baseline-days': ('0', '40'),
+                    '--min-episode-days': ('0',), '--bottleneck': ('0', '-4'), '--adapter-dropout': ('-0.1', '1', 'nan', 'x'), '--batch-size': ('0', 'x'),
+                    '--lr': ('nan', '-1', '0', 'inf'), '--epochs': ('0', '-1', '2.5'), '--lora-r': ('0',), '--lora-alpha': ('0',), '--adapter': ('half',),
+                    '--workers': ('0', '100000'), '--seed': ('-1', 'x'), '--end': ('yesterday', '2022-13-01'), '--tz': ('Mars/Olympus', '../../etc/localtime')}.items():
+    for v in values:
+        field = opt[2:].replace('-', '_')
+        argparse_refuses = v in ('x', '2.5') or (v in ('0', '-1', '-4', 'nan', 'inf') and opt not in ('--adapter-dropout', '--seed')) or opt == '--adapter'
+        case('calibrate', f'{opt[2:]}-{v.replace("/", "_")}', calibrate(opt, v), opt if argparse_refuses else {'--baseline-window-days': 'baseline_window_days', '--end': 'end', '--tz': 'tz',
+             '--workers': 'workers'}.get(opt, field))
+for opt, values in {'--workers': ('0', '100000'), '--end': ('yesterday', '2022-13-01'), '--tz': ('Mars/Olympus',)}.items():
+    for v in values: case('predict', f'{opt[2:]}-{v.replace("/", "_")}', personal_predict(opt, v), opt if v == '0' else opt[2:])
+for name in ('unknown_type', 'end_before_start', 'overlap', 'binary'):
+    case('predict', f'episodes-{name}', personal_predict('--report', '{w}/report.html', '--episodes', f'{P}/episodes_{name}.csv'), f'episodes_{name}.csv')
+case('predict', 'episodes-absent', personal_predict('--report', '{w}/report.html', '--episodes', '{in}/absent.csv'), 'absent.csv')
+case('predict', 'out-is-the-export', personal_predict('--out', f'{P}/export.zip'), '.csv')
+case('predict', 'no-export', ['predict', '--population', f'{P}/population'], '--export')
+case('calibrate', 'no-episodes', ['calibrate', '--export', f'{P}/export.zip', '--output', '{w}/u'], '--episodes')
+out_cases('calibrate', lambda out: calibrate(output=out))
+out_cases('predict-out', lambda out: personal_predict('--out', out), '.csv')
+out_cases('predict-report', lambda out: personal_predict('--report', out), '.html')
 
 # --- the parser itself
 case('cli', 'no-command', [], 'COMMAND')
@@ -812,7 +921,8 @@ def project(tmp_path_factory):
 
 
 @pytest.mark.parametrize('argv, words', CASES)
-def test_bad_input_exits_2_with_one_line_and_changes_nothing(argv, words, inputs, project, work, capsys, monkeypatch, tmp_path):
+def test_bad_input_exits_2_with_one_line_and_changes_nothing(argv, words, inputs, project, work, capsys, monkeypatch, tmp_path, request):
+    if any('{in}/personal' in a for a in argv): request.getfixturevalue('personal_inputs')   # built on first use: -k without personal cases skips it
     monkeypatch.setattr(tqdm, '__init__', functools.partialmethod(tqdm.__init__, disable=True))   # as TQDM_DISABLE=1 in CI
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv('BIG_MOOD_ROOT', str(project))

@@ -239,7 +239,9 @@ def read_participants(table:str|Path|pd.DataFrame, # CSV path, or a DataFrame wh
     else:
         path = Path(table)
         if not path.is_file(): raise DataError(f"{path}: participants table not found")
-        df, source, base = pd.read_csv(path, dtype=str, keep_default_na=False), path.name, path.parent
+        try: df, source, base = pd.read_csv(path, dtype=str, keep_default_na=False), path.name, path.parent
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+            raise DataError(f"{path.name}: not a readable CSV ({str(e).strip().splitlines()[0]}): give the participants table (participant,remission,session,file[,sfreq])") from None
     if missing := [c for c in PARTICIPANT_COLUMNS if c not in df.columns]:
         raise DataError(f"{source}: no column {', '.join(missing)} (expected {','.join(PARTICIPANT_COLUMNS)}[,sfreq])")
     if len(df) == 0: raise DataError(f"{source}: no recordings listed")

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/14a_mamba_eeg.ipynb #b1880191
 from __future__ import annotations
-import json, re
+import json, math, re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 import torch, torch.nn as nn
@@ -196,8 +196,9 @@ def checkpoint_name(d_model:int, # token width
                     *, finetuned:bool=False, # the classifier fine-tuned from that checkpoint
                    ) -> str:
     "`mamba2_eeg_d{d_model}_l{num_layers}_m{mask %}_{masking_style}`, plus `_finetuned` for a fine-tuned classifier."
-    pct = round(mask_ratio * 100)
-    if abs(mask_ratio * 100 - pct) > 1e-6 or not 0 < pct < 100:
+    finite = isinstance(mask_ratio, (int, float)) and not isinstance(mask_ratio, bool) and math.isfinite(mask_ratio)
+    pct = round(mask_ratio * 100) if finite else -1
+    if not finite or abs(mask_ratio * 100 - pct) > 1e-6 or not 0 < pct < 100:
         raise ConfigError(f"mask_ratio must be a whole percentage between 0.01 and 0.99 for the checkpoint name, got {mask_ratio}")
     if masking_style not in MASKING_STYLES: raise ConfigError(f"masking_style must be one of {', '.join(MASKING_STYLES)}, got {masking_style!r}")
     return f"mamba2_eeg_d{d_model}_l{num_layers}_m{pct}_{masking_style}" + ('_finetuned' if finetuned else '')

@@ -10,20 +10,26 @@ import pandas as pd
 from ..core import ConfigError, ModelError, file_sha256, source_commit, write_json
 
 # %% auto #0
-__all__ = ['REGISTRY', 'read_registry', 'register_model', 'data_hashes', 'registered_name', 'model_lineage', 'registry_table']
+__all__ = ['REGISTRY', 'ENTRY_KEYS', 'read_registry', 'register_model', 'data_hashes', 'registered_name', 'model_lineage',
+           'registry_table']
 
 # %% ../../nbs/15_registry.ipynb #10b5aa20
 REGISTRY = Path('models')/'registry.json'
+ENTRY_KEYS = ('name', 'kind', 'sha256')   # what every entry holds (strings)
 
 def read_registry(path:str|Path=REGISTRY, # the registry file
                  ) -> dict:
     "`{key: entry}` of the registry at `path` (empty when there is none yet)."
     path = Path(path)
+    if path.is_dir(): raise ModelError(f"{path}: is a folder, not a model registry file: give the registry's .json file")
     if not path.is_file(): return {}
     try: data = json.loads(path.read_text())
-    except ValueError as e: raise ModelError(f"{path}: not a model registry ({e}); delete it, it is rebuilt as models are trained") from None
+    except (ValueError, UnicodeDecodeError) as e: raise ModelError(f"{path}: not a model registry ({e}); delete it, it is rebuilt as models are trained") from None
     if not isinstance(data, dict) or not isinstance(data.get('models'), dict):
         raise ModelError(f"{path}: not a model registry (no `models` mapping); delete it, it is rebuilt as models are trained")
+    for key, e in data['models'].items():
+        if not isinstance(e, dict) or not all(isinstance(e.get(k), str) for k in ENTRY_KEYS):
+            raise ModelError(f"{path}: the entry of {key!r} is not a registry entry (needs {', '.join(ENTRY_KEYS)}); delete the file, it is rebuilt as models are trained")
     return data['models']
 
 @contextlib.contextmanager

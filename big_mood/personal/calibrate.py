@@ -4,7 +4,7 @@
 
 # %% ../../nbs/51_calibrate.ipynb #65842c98
 from __future__ import annotations
-import copy, json, os
+import copy, json, os, warnings
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F
@@ -354,7 +354,9 @@ def load_personal(folder:str|Path, # models/users/<user_id>/
     if meta.get('schema') != PERSONAL_SCHEMA:
         raise ModelError(f"{folder}: personal model schema {meta.get('schema')}, this big_mood reads schema {PERSONAL_SCHEMA}: calibrate again into a new folder")
     if not pt.is_file() or file_sha256(pt) != meta.get('adapter_sha256'): raise ModelError(f"{pt}: missing or not the file metadata.json describes (changed or mixed up): calibrate again")
-    state = torch.load(pt, map_location='cpu', weights_only=True)
+    try:   # tensors and plain values only: a pickle that runs code is refused (and torch's warning about it is not the user's business)
+        with warnings.catch_warnings(): warnings.simplefilter('ignore'); state = torch.load(pt, map_location='cpu', weights_only=True)
+    except Exception as e: raise ModelError(f"{pt}: not a personal model's weights ({type(e).__name__}): calibrate again") from None
     if population is not None and meta['population']['versions'] != population.versions:
         raise ModelError(f"{folder} was calibrated on other population models than {population.folder} holds now: calibrate again "
                          f"(big-mood calibrate --output {folder}) or use the population it was fitted on")

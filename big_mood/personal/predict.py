@@ -115,6 +115,7 @@ def predict_run(export:str|Path|ExportDays, # export.zip / export.xml, a `big-mo
     "Score every day of an export; `{'risks', 'scored', 'not_scored', 'not_calibrated', 'models', ...}`."
     pop = population if isinstance(population, Population) else load_population(population)
     personal = load_personal(model, pop) if model is not None else None
+    shown = episodes if isinstance(episodes, pd.DataFrame) or episodes is None else read_episodes(episodes)[0]   # checked before the store is written
     s = _settings(personal, min_valid_hours=min_valid_hours, min_week_days=min_week_days, baseline_window_days=baseline_window_days, min_baseline_days=min_baseline_days)
     ed = export if isinstance(export, ExportDays) else read_export_days(export, end=end, min_valid_hours=s['min_valid_hours'], min_week_days=s['min_week_days'], tz=tz, workers=workers, progress=progress)
     if end and isinstance(export, ExportDays): ed = until(ed, end)
@@ -144,7 +145,6 @@ def predict_run(export:str|Path|ExportDays, # export.zip / export.xml, a `big-mo
         risks = risk_table(ed, table, scored, calibrated=calibrated, min_week_days=s['min_week_days'], min_valid_hours=s['min_valid_hours'], min_baseline_days=s['min_baseline_days'])
         versions = {**pop.versions, **({c: personal.version for c in calibrated} if personal else {})}
         run_id = db.add_predictions(long_predictions(risks), export_sha256=ed.source.get('sha256') or '', models=versions) if db and store else None
-        shown = episodes if isinstance(episodes, pd.DataFrame) or episodes is None else read_episodes(episodes)[0]
         if shown is None and db: shown = db.episodes()
     finally:
         if db: db.close()

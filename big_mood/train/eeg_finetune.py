@@ -18,7 +18,7 @@ from ..models.mamba_eeg import (MambaEEGClassifier, MambaEEGConfig, checkpoint_n
                                        load_mamba_eeg, save_mamba_eeg)
 from ..models.registry import register_model
 from .baselines import logreg
-from .eeg_pretrain import _check_training, adamw
+from .eeg_pretrain import _check_outputs, _check_training, adamw
 from .loop import cosine_schedule, fit
 from .tracking import epoch_tracker, live_run
 
@@ -204,13 +204,15 @@ def eeg_finetune_run(primary:str|Path, # a labelled primary dataset .parquet (Re
     if bad := [a for a in arms if a not in ARMS]: raise ConfigError(f"eeg_finetune: arms must be among {', '.join(ARMS)}, got {bad}")
     _check_training('eeg_finetune', lr=lr, epochs=epochs, batch_size=batch_size, patience=patience, val_frac=val_frac, test_frac=test_frac,
                     weight_decay=weight_decay, warmup_epochs=warmup_epochs, clip_grad_norm=clip_grad_norm, threads=threads, C=C)
-    pretrained = find_pretrained(models_dir, d_model=d_model, num_layers=num_layers, mask_ratio=mask_ratio, masking_style=masking_style) \
-                 if {'pretrained', 'random'} & set(arms) else None
+    if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1): raise ConfigError(f"eeg_finetune: dropout must be in [0, 1), got {dropout!r}")
     out, primary = writable_folder(out), Path(primary)
+    _check_outputs(live_dir, registry)
+    dev = resolve_device(device)
     if threads: torch.set_num_threads(threads)
     seed_everything(seed)
-    dev = resolve_device(device)
-    meta, x, y = _labelled(primary)
+    meta, x, y = _labelled(primary)   # the data first, then the checkpoint it needs: each error names its own file
+    pretrained = find_pretrained(models_dir, d_model=d_model, num_layers=num_layers, mask_ratio=mask_ratio, masking_style=masking_style) \
+                 if {'pretrained', 'random'} & set(arms) else None
     splits = eeg_splits(meta['Participant'], y, schemes=schemes, val_frac=val_frac, test_frac=test_frac, seed=split_seed)
     cfg = load_mamba_eeg(pretrained).cfg if pretrained else None
     settings = dict(lr=lr, weight_decay=weight_decay, epochs=epochs, batch_size=batch_size, patience=patience, warmup_epochs=warmup_epochs,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import NamedTuple
 import numpy as np, torch, torch.distributed as dist, torch.nn as nn
 from ..core import (ConfigError, derive_seed, file_sha256, load_params, provenance, resolve_device, safe_id, seed_everything,
-                           writable_folder)
+                           writable_file, writable_folder)
 from ..data.eeg import read_primary
 from ..models.mamba_eeg import MASKING_STYLES, MambaEEGConfig, MambaEEGMAE, checkpoint_name, save_mamba_eeg, window_patches
 from ..models.registry import register_model
@@ -163,8 +163,16 @@ def _check_training(where:str, **values):
         ok = isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
         if k in ('lr', 'epochs', 'batch_size', 'patience'): ok = ok and v > 0
         elif k in ('val_frac', 'test_frac'): ok = ok and 0 < v < 1
+        elif k == 'threads':   # more threads than CPUs only slows training down (and 100,000 exhaust the memory)
+            cpus = os.cpu_count() or 1
+            if not (ok and v == int(v) and 0 <= v <= cpus): raise ConfigError(f"{where}: threads must be an integer from 0 (torch's default) to {cpus} (the CPUs here), got {v!r}")
         else: ok = v is None or ok and v >= 0
         if not ok: raise ConfigError(f"{where}: {k} must be {'in (0, 1)' if k.endswith('_frac') else 'a positive number' if k in ('lr', 'epochs', 'batch_size', 'patience') else '>= 0'}, got {v!r}")
+
+def _check_outputs(live_dir:str|Path|None, registry:str|Path|None):
+    "Refuse a DVCLive folder or a registry file that cannot be written, before any training."
+    if live_dir is not None: writable_folder(live_dir)
+    if registry is not None: writable_file(registry)
 
 # %% ../../nbs/36_eeg_pretrain.ipynb #3bd83e9c
 def eeg_pretrain_run(primary:str|Path, # a primary dataset .parquet (`big-mood eeg primary`)
@@ -192,9 +200,10 @@ def eeg_pretrain_run(primary:str|Path, # a primary dataset .parquet (`big-mood e
     _check_training('eeg_pretrain', lr=lr, epochs=epochs, batch_size=batch_size, patience=patience, val_frac=val_frac, weight_decay=weight_decay,
                     warmup_epochs=warmup_epochs, clip_grad_norm=clip_grad_norm, threads=threads)
     models_dir, primary = writable_folder(models_dir), Path(primary)
+    _check_outputs(live_dir, registry)
+    dev = resolve_device(device)
     if threads: torch.set_num_threads(threads)
     seed_everything(seed)
-    dev = resolve_device(device)
     rank, _ = init_distributed(dev)
     meta, x = read_primary(primary)
     cfg = MambaEEGConfig(in_channels=x.shape[1], patch_size=patch_size, d_model=d_model, num_layers=num_layers, decoder_layers=decoder_layers,
