@@ -10,12 +10,12 @@ from typing import NamedTuple
 import numpy as np, yaml
 
 # %% auto #0
-__all__ = ['DATA_DIRS', 'PROVENANCE_PACKAGES', 'PIPELINE_OUTPUTS', 'BigMoodError', 'ConfigError', 'DataError', 'ModelError',
-           'project_root', 'shared_dir', 'safe_id', 'PatPaths', 'pat_paths', 'finetune_model_path', 'load_params',
-           'check_seed', 'seed_everything', 'derive_seed', 'resolve_device', 'atomic_write', 'atomic_folder',
-           'temporary_folder', 'scratch_folder', 'file_sha256', 'write_json', 'save_torch', 'writable_folder',
-           'writable_file', 'replaceable_folder', 'package_versions', 'source_commit', 'source_date_epoch',
-           'provenance']
+__all__ = ['DATA_DIRS', 'PROVENANCE_PACKAGES', 'PIPELINE_OUTPUTS', 'NOT_SOURCES', 'BigMoodError', 'ConfigError', 'DataError',
+           'ModelError', 'project_root', 'shared_dir', 'safe_id', 'PatPaths', 'pat_paths', 'finetune_model_path',
+           'load_params', 'check_seed', 'seed_everything', 'derive_seed', 'resolve_device', 'atomic_write',
+           'atomic_folder', 'temporary_folder', 'scratch_folder', 'file_sha256', 'write_json', 'save_torch',
+           'writable_folder', 'writable_file', 'replaceable_folder', 'package_versions', 'source_commit',
+           'source_date_epoch', 'provenance']
 
 # %% ../nbs/00_core.ipynb #3a79f7ad
 os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')
@@ -312,14 +312,15 @@ def package_versions(names=PROVENANCE_PACKAGES) -> dict:
     return out
 
 PIPELINE_OUTPUTS = ('dvc.lock', 'metrics', 'plots', 'reports', 'results')   # what `dvc repro` writes into git: not sources
+NOT_SOURCES = (*PIPELINE_OUTPUTS, 'README.md')   # nor is the README: editing it changes no stage's result
 
 def source_commit(root:str|Path|None=None, # a folder of the checkout (default: the project root, else the working directory)
                  ) -> str:
-    "Latest commit that changed the sources (all but `PIPELINE_OUTPUTS`), `-dirty` if they changed since; else 'not a git checkout'."
+    "Latest commit that changed the sources (all but `NOT_SOURCES`), `-dirty` if they changed since; else 'not a git checkout'."
     if root is None:
         try: root = project_root()
         except ConfigError: root = Path.cwd()
-    exclude = [f':(exclude){p}' for p in PIPELINE_OUTPUTS]
+    exclude = [f':(exclude){p}' for p in NOT_SOURCES]
     run = lambda *a: subprocess.run(['git', '-C', str(root), *a], capture_output=True, text=True)
     commit = run('log', '-1', '--format=%H', '--', '.', *exclude)
     if commit.returncode or not commit.stdout.strip(): return 'not a git checkout'
