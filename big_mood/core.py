@@ -312,7 +312,7 @@ def package_versions(names=PROVENANCE_PACKAGES) -> dict:
     return out
 
 PIPELINE_OUTPUTS = ('dvc.lock', 'metrics', 'plots', 'reports', 'results')   # what `dvc repro` writes into git: not sources
-NOT_SOURCES = (*PIPELINE_OUTPUTS, 'README.md')   # nor is the README: editing it changes no stage's result
+NOT_SOURCES = (*PIPELINE_OUTPUTS, 'README.md', 'tests', 'bench', '.ci')   # nor what no stage reads: editing them changes no result
 
 def source_commit(root:str|Path|None=None, # a folder of the checkout (default: the project root, else the working directory)
                  ) -> str:
