@@ -30,8 +30,7 @@ from hypothesis import strategies as st
 from personal_fixtures import calibrated, person, population  # noqa: F401 (session fixtures)
 from big_mood.data.synthetic_apple import write_synthetic_export
 from big_mood.data.synthetic_mood import synthetic_mood_cohort
-from big_mood.evaluate.drift import write_drift_reference
-from big_mood.features.mood import DAILY_INDEXES, FEATURE_NAMES, cohort_features
+from big_mood.features.mood import DAILY_INDEXES, FEATURE_NAMES
 from big_mood.personal.baseline import BaselineStore
 from big_mood.personal.predict import predict_run
 from big_mood.serve.inference import embed_weeks, load_models, random_population, sleep_features
@@ -112,13 +111,12 @@ def assert_clean_error(r: httpx.Response, status: int):
 
 @pytest.fixture(scope='module')
 def folder(tmp_path_factory, population, calibrated) -> Path:
-    """A project-like folder: models/population (the synthetic population, a random-weight PAT encoder beside it, a
-    drift reference from a synthetic cohort), models/users/alice (person 1 calibrated), models/users/bob (empty: not
+    """A project-like folder: models/population (the synthetic population with its drift reference, a random-weight PAT
+    encoder beside it), models/users/alice (person 1 calibrated), models/users/bob (empty: not
     calibrated yet)."""
     folder = tmp_path_factory.mktemp('serve')
     pop = Path(shutil.copytree(population, folder / 'models' / 'population'))
     shutil.copyfile(random_population(tmp_path_factory.mktemp('random')) / 'pat' / 'encoder.pt', pop / 'pat' / 'encoder.pt')
-    write_drift_reference(cohort_features(synthetic_mood_cohort(3, 120, 0)[0]), pop / 'drift_reference.parquet')
     shutil.copytree(calibrated, folder / 'models' / 'users' / 'alice')
     (folder / 'models' / 'users' / 'bob').mkdir()
     return folder
