@@ -11,10 +11,11 @@ reader on the zip, then again), because other work shares this machine's cores. 
 - per round, on the longest export: MB of XML per second of the baseline (iterparse over the XML that visits and
   clears each `Record`), of `read_apple_export` on the XML and on the zip (whole reader: parsing, dates, de-duplication,
   minutes, sleep, weeks, writing), their CPU seconds, and the ratios reader / baseline (target >= 1 on 2 cores) and
-  zip / XML (target within 15 %);
-- per export length, the reader's peak memory: the peak summed PSS of its process and its helper (shared pages
-  counted once), the process' peak RSS, and its RSS after the imports alone (torch via big_mood.core, scikit-learn
-  via big_mood.data.weeks), so the reader's own share shows (target < 300 MiB).
+  zip / XML (target within 15 %); nothing samples memory during these runs (reading /proc/PID/smaps_rollup every
+  20 ms cost the reader, with three processes to sample, more CPU than the one-process baseline);
+- per export length, in separate runs, the reader's peak memory: the peak summed PSS of its process and its helpers
+  (shared pages counted once), the process' peak RSS, and its RSS after the imports alone (numpy, pandas, pyarrow,
+  lxml), so the reader's own share shows (target < 300 MiB).
 """
 import argparse, json, os, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -41,13 +42,13 @@ peak, done = [0], threading.Event()
 def sample():
     while not done.is_set():
         peak[0] = max(peak[0], sum(pss(p) for p in tree(os.getpid()))); time.sleep(0.02)
-kind, path, out, workers = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+kind, path, out, workers, sampled = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == 'memory'
 if kind == 'baseline':
     from lxml import etree
 else:
     from big_mood.data.apple_health import read_apple_export
 after_imports = status('VmRSS')
-threading.Thread(target=sample, daemon=True).start()
+if sampled: threading.Thread(target=sample, daemon=True).start()   # only in memory runs: reading smaps costs CPU
 c0, t0 = os.times(), time.perf_counter()
 if kind == 'baseline':
     for _, el in etree.iterparse(path, tag='Record'):
@@ -61,10 +62,10 @@ print(json.dumps({'wall': wall, 'cpu': cpu, 'peak_pss': peak[0], 'peak_rss': sta
 '''
 
 
-def run(kind, path, out, workers):
-    "Run one measurement in a fresh process; its JSON result."
+def run(kind, path, out, workers, what='time'):
+    "Run one measurement in a fresh process (`what`: 'time', or 'memory' with the PSS sampler on); its JSON result."
     env = {**os.environ, 'TQDM_DISABLE': '1', 'PYTHONPATH': str(Path(__file__).resolve().parents[1])}
-    res = subprocess.run([sys.executable, '-c', RUN, kind, str(path), str(out), str(workers)], capture_output=True, text=True, env=env)
+    res = subprocess.run([sys.executable, '-c', RUN, kind, str(path), str(out), str(workers), what], capture_output=True, text=True, env=env)
     if res.returncode: raise SystemExit(f'{kind} {path} failed:\n{res.stderr}')
     return json.loads(res.stdout.strip().splitlines()[-1])
 
@@ -108,7 +109,7 @@ def main():
     print(f'load average after: {" ".join(f"{x:.2f}" for x in os.getloadavg())}')
     print('\npeak memory of the reader on the zip (MiB):')
     for m, (x, z) in files.items():
-        res = run('reader', z, keep / 'out', args.workers)
+        res = run('reader', z, keep / 'out', args.workers, 'memory')
         print(f'{m:3d} months ({x.stat().st_size / 1e6:4.0f} MB XML): process tree peak PSS {res["peak_pss"] / 2**20:5.0f} | process peak RSS '
               f'{res["peak_rss"] / 2**20:5.0f} | RSS after imports {res["after_imports"] / 2**20:5.0f} | the reader\'s own (peak RSS - imports) '
               f'{(res["peak_rss"] - res["after_imports"]) / 2**20:5.0f}  (target < 300)', flush=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np, pandas as pd, pyarrow as pa, pyarrow.parquet as pq
 from ..core import ConfigError, DataError
-from .weeks import MINUTES_PER_WEEK, Weeks, standardize_splits, write_weeks
+from .weeks import MINUTES_PER_WEEK, Weeks, write_weeks
 from .apple_xml import (APPLE_EPOCH, CHANNELS, Q_FIELDS, QUANTITY_TYPES, S_FIELDS, SAMPLED, SLEEP_STAGES, SLEEP_TYPE,
                                      SUMMED, TYPE_CODE, collect)
 
@@ -286,7 +286,9 @@ def week_rows(steps:np.ndarray, valid:np.ndarray, # [days, 1440] from `wall_cloc
 def pat_input(weeks:Weeks) -> np.ndarray:
     "PAT input [N, 10080] float32 from Apple step weeks: log1p(steps per minute), each minute of the week z-scored over the weeks given."
     if len(weeks.minutes) < 2: raise DataError(f"PAT input needs at least 2 weeks to standardise each minute over, got {len(weeks.minutes)}")
-    return standardize_splits({'weeks': np.log1p(np.where(weeks.valid > 0, weeks.minutes, 0))}, standardize='paper')[0]['weeks']
+    x = np.log1p(np.where(weeks.valid > 0, weeks.minutes, 0).astype(np.float64))
+    sd = x.std(0)
+    return ((x - x.mean(0)) / np.where(sd > 10 * np.finfo(sd.dtype).eps, sd, 1)).astype(np.float32)
 
 # %% ../../nbs/05a_apple_health.ipynb #48d6c814
 OUTPUT_MARK = 'big_mood apple read'
@@ -359,9 +361,10 @@ def _minute_table(grid:dict, axis:dict, sources:list[str], rows:slice) -> pa.Tab
         **{c: pa.array(grid[c][rows], pa.float32()) for c in SUMMED + SAMPLED}, 'valid': pa.array(grid['valid'][rows]),
         'steps_source': pa.DictionaryArray.from_arrays(pa.array(np.where(src >= 0, src, 0), pa.int16(), mask=src < 0), pa.array(sources or [''], pa.string()))})
 
-def _write_minutes(path:Path, grid:dict, axis:dict, sources:list[str], rows:int=1 << 17):
+def _write_minutes(path:Path, grid:dict, axis:dict, sources:list[str], rows:int=1 << 15):
     "Write the minute grid as parquet, `rows` minutes (a row group) at a time, so memory stays flat in the export's length."
-    with pq.ParquetWriter(path, _minute_table(grid, axis, sources, slice(0, 0)).schema, compression='zstd') as w:
+    schema = _minute_table(grid, axis, sources, slice(0, 0)).schema   # dictionaries only where values repeat: faster and smaller
+    with pq.ParquetWriter(path, schema, compression='zstd', use_dictionary=['utc_offset', 'date', 'steps_source']) as w:
         for a in range(0, axis['n'], rows): w.write_table(_minute_table(grid, axis, sources, slice(a, a + rows)))
 
 def _nested(counter:Counter) -> dict:

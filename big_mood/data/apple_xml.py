@@ -5,6 +5,7 @@
 # %% ../../nbs/05_apple_xml.ipynb #70550ea3
 from __future__ import annotations
 import contextlib, multiprocessing, re, zipfile
+from multiprocessing.connection import wait
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
@@ -83,17 +84,17 @@ MAX_HEAD = 64 << 20   # bytes before the first record: more is not a Health expo
 def _last_cut(buf:bytes) -> int:
     "Position of the last top-level element start in `buf` after its first byte, not inside a Correlation; -1 if none."
     last = None
-    for m in TOP_LEVEL.finditer(buf, max(1, len(buf) - (256 << 10))): last = m
-    if last is None:
-        for m in TOP_LEVEL.finditer(buf, 1): last = m
+    for tail in (16 << 10, 256 << 10, len(buf)):   # a record is about 500 bytes: the last one is nearly always in the last 16 KB
+        for m in TOP_LEVEL.finditer(buf, max(1, len(buf) - tail)): last = m
+        if last is not None: break
     if last is None: return -1
     cut = last.start()
     if b'<Correlation' in buf and buf.count(b'<Correlation', 0, cut) > buf.count(b'</Correlation>', 0, cut): cut = buf.rfind(b'<Correlation', 0, cut)
     return cut
 
-def _read(stream, name:str) -> bytes:
-    "The next MB of the stream; a damaged zip member is a `DataError`."
-    try: return stream.read(1 << 20)
+def _read(stream, name:str, size:int) -> bytes:
+    "The next `size` bytes of the stream (fewer at its end); a damaged zip member is a `DataError`."
+    try: return stream.read(size)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:   # CRC, zlib and truncation errors of a zip member
         raise DataError(f"{name}: the zip member cannot be read ({e}): the zip is damaged or truncated; copy the export again") from None
 
@@ -107,7 +108,7 @@ def xml_blocks(stream, # binary stream of export.xml
     buf, line, head, eof = b'', 1, True, False
     while True:
         while len(buf) < block_bytes and not eof:
-            chunk = _read(stream, name)
+            chunk = _read(stream, name, block_bytes - len(buf))   # a block in one read: no buffer grown MB by MB
             eof, buf = not chunk, buf + chunk
             if progress and chunk: progress(len(chunk))
         if head:
@@ -362,9 +363,10 @@ class Collected:
 
 # %% ../../nbs/05_apple_xml.ipynb #37fcf62e
 def _helper(conn, ctx:dict):
-    "A helper process: read each block it is sent (until an empty one); answer with `read_block`'s result or the error."
-    while block := conn.recv_bytes():
-        try: conn.send(read_block(block[8:], int.from_bytes(block[:8], 'little'), **ctx))
+    "A helper process: read each block it is sent (its first line, then its bytes; until an empty message); answer with `read_block`'s result or the error."
+    while line := conn.recv_bytes():
+        block = conn.recv_bytes()
+        try: conn.send(read_block(block, int.from_bytes(line, 'little'), **ctx))
         except Exception as e: conn.send(e)
 
 def _result(conn) -> dict:
@@ -400,7 +402,7 @@ def _export_second(head:dict) -> int:
 def collect(export:str|Path, # export.zip or export.xml
             tz:str|None=None, # zone of dates without offsets
             window:tuple=(-2**62, 2**62), # UTC seconds to read (outside: skipped)
-            workers:int=1, # processes parsing blocks: this one and `workers - 1` helpers
+            workers:int=1, # processes parsing blocks: 1, this one; more, that many helpers while this one reads and hands out blocks
             progress:bool=True, # progress bar by bytes read
            ) -> tuple[Collected, dict, int]:
     "The records of an export gathered block by block, its head (`read_head`) and the bytes of XML read."
@@ -413,10 +415,11 @@ def collect(export:str|Path, # export.zip or export.xml
             if kind != 'block':
                 head = read_head(data, name, whole=kind == 'whole')
                 ctx['clock'] = (APPLE_EPOCH, _export_second(head) + 86400)   # a day of slack for the export's own day
-                idle = _start_helpers(workers - 1, ctx, stack)
+                idle = _start_helpers(workers if workers > 1 else 0, ctx, stack)
                 continue
-            for conn in [c for c in busy if c.poll()]: col.add(_result(conn)); busy.remove(conn); idle.append(conn)
-            if idle: busy.append(conn := idle.pop()); conn.send_bytes(line.to_bytes(8, 'little') + data)
-            else: col.add(read_block(data, line, **ctx))   # every helper is busy: this process reads the block
+            if not (idle or busy): col.add(read_block(data, line, **ctx)); continue   # no helpers: this process reads the block
+            for conn in [c for c in busy if c.poll()] or ([] if idle else wait(busy)):   # every helper busy: wait for one
+                col.add(_result(conn)); busy.remove(conn); idle.append(conn)
+            busy.append(conn := idle.pop()); conn.send_bytes(line.to_bytes(8, 'little')); conn.send_bytes(data)
         for conn in busy: col.add(_result(conn))
     return col, head, size

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np, pandas as pd, pyarrow as pa, pyarrow.parquet as pq
-from sklearn.preprocessing import StandardScaler
 from ..core import ConfigError, DataError, atomic_write
 
 # %% auto #0
@@ -112,6 +111,7 @@ def standardize_splits(arrays:dict[str, np.ndarray], # split name -> [N, 10080] 
                        fit_on:str='train', # the split whose statistics `leak_free` uses
                       ) -> tuple[dict[str, np.ndarray], dict[str, StandardScaler]]:
     "Per-column z-scored float32 copies of `arrays`, and the scaler applied to each split."
+    from sklearn.preprocessing import StandardScaler   # imported here: readers of week tables (the Apple reader) need no scikit-learn
     if standardize not in STANDARDIZE_MODES: raise ConfigError(f"standardize must be one of {STANDARDIZE_MODES}, got {standardize!r}")
     if standardize == 'leak_free' and fit_on not in arrays: raise ConfigError(f"leak_free standardisation fits on {fit_on!r}, but the splits are {sorted(arrays)}")
     shared = StandardScaler().fit(arrays[fit_on]) if standardize == 'leak_free' else None
