@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd
 from ..core import ConfigError, ModelError, atomic_write, file_sha256
-from ..evaluate.drift import DRIFT_REFERENCE, person_drift
+from ..evaluate.drift import DRIFT_REFERENCE, person_drift, read_table
 from ..features.mood import DAILY_INDEXES
 from .baseline import SCORES, BaselineStore, rolling_baselines
 from .population import Population, load_population
@@ -93,7 +93,7 @@ def export_drift(days:pd.DataFrame, # `ExportDays.days`: date and the 12 daily i
     reference = None
     if path.is_file():
         if meta and file_sha256(path) != meta['sha256']: raise ModelError(f"{path}: changed since the population stage wrote it: rebuild it with `dvc repro population`")
-        reference = pd.read_parquet(path)
+        reference = read_table(path, 'drift reference')   # a damaged one (no hash in an older folder's metadata): a one-line error
     known = days.dropna(subset=list(DAILY_INDEXES), how='all')
     return person_drift(known[['date', *DAILY_INDEXES]], population=reference, window_days=window_days) if len(known) else None
 
