@@ -89,8 +89,8 @@ def _last_cut(buf:bytes) -> int:
         if last is not None: break
     if last is None: return -1
     cut = last.start()
-    if b'<Correlation' in buf and buf.count(b'<Correlation', 0, cut) > buf.count(b'</Correlation>', 0, cut): cut = buf.rfind(b'<Correlation', 0, cut)
-    return cut
+    opened = buf.rfind(b'<Correlation', 0, cut)   # Correlations do not nest: inside one if the last one opened is not closed
+    return opened if opened >= 0 and buf.find(b'</Correlation>', opened, cut) < 0 else cut
 
 def _read(stream, name:str, size:int) -> bytes:
     "The next `size` bytes of the stream (fewer at its end); a damaged zip member is a `DataError`."
