@@ -109,8 +109,8 @@ def standardize_splits(arrays:dict[str, np.ndarray], # split name -> [N, 10080] 
                        *,
                        standardize:str='paper', # `paper` (each split on itself) or `leak_free` (fit on `fit_on`)
                        fit_on:str='train', # the split whose statistics `leak_free` uses
-                      ) -> tuple[dict[str, np.ndarray], dict[str, StandardScaler]]:
-    "Per-column z-scored float32 copies of `arrays`, and the scaler applied to each split."
+                      ) -> tuple[dict[str, np.ndarray], dict]:
+    "Per-column z-scored float32 copies of `arrays`, and the scikit-learn `StandardScaler` applied to each split."
     from sklearn.preprocessing import StandardScaler   # imported here: readers of week tables (the Apple reader) need no scikit-learn
     if standardize not in STANDARDIZE_MODES: raise ConfigError(f"standardize must be one of {STANDARDIZE_MODES}, got {standardize!r}")
     if standardize == 'leak_free' and fit_on not in arrays: raise ConfigError(f"leak_free standardisation fits on {fit_on!r}, but the splits are {sorted(arrays)}")
