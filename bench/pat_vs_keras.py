@@ -14,7 +14,9 @@ model (its fast paths checked against the same fixtures first). Tasks, for each 
 Variants: `torch-fp32` (the default path), `torch-bf16` (torch.autocast bfloat16: faster, outside the parity
 tolerances), `keras-onednn` and `keras-eigen` (TF_ENABLE_ONEDNN_OPTS=1 / 0); optional `torch-textbook` (the
 attention computed as before the folded path: four projections, one softmax per head: "today's" speed and memory),
-`torch-fp32-spin` (libgomp's default spin-waiting instead of OMP_WAIT_POLICY=PASSIVE) and, where CUDA is present,
+`torch-fp32-spin` (libgomp's default spin-waiting instead of OMP_WAIT_POLICY=PASSIVE), `torch-fp32-glibc` (glibc's
+malloc as it comes: freed blocks given back to the system, not kept for reuse by `big_mood.core.reuse_freed_memory`)
+and, where CUDA is present,
 `cuda-fp32` and `cuda-bf16` (flash / memory-efficient attention kernels; skipped with a line saying so on CPU).
 Each variant first compares its outputs with the official fixtures in a process of its own (not timed if out of
 tolerance). Then each configuration gets fresh worker processes, one per variant, and runs in rounds: each round
@@ -50,6 +52,7 @@ VARIANTS = {'torch-fp32': ('torch', 'cpu', 'fp32', {}), 'torch-bf16': ('torch', 
             'keras-onednn': ('keras', 'cpu', '', {'TF_ENABLE_ONEDNN_OPTS': '1'}), 'keras-eigen': ('keras', 'cpu', '', {'TF_ENABLE_ONEDNN_OPTS': '0'}),
             'torch-textbook': ('torch', 'cpu', 'textbook', {}),
             'torch-fp32-spin': ('torch', 'cpu', 'fp32', {'OMP_WAIT_POLICY': None}),
+            'torch-fp32-glibc': ('torch', 'cpu', 'fp32', {'GLIBC_TUNABLES': 'glibc.malloc.tcache_count=7'}),   # glibc's default value: set, so `reuse_freed_memory` stays off
             'cuda-fp32': ('torch', 'cuda', 'fp32', {}), 'cuda-bf16': ('torch', 'cuda', 'bf16', {})}
 DEFAULT_VARIANTS = ['torch-fp32', 'torch-bf16', 'keras-onednn', 'keras-eigen']
 BASELINE = 'keras-onednn'

@@ -4,22 +4,34 @@
 
 # %% ../nbs/00_core.ipynb #6251d069
 from __future__ import annotations
-import contextlib, glob, hashlib, itertools, importlib.metadata, io, json, math, os, platform, random, re, shutil, socket, subprocess, sys, tempfile, zlib
+import contextlib, ctypes, glob, hashlib, itertools, importlib.metadata, io, json, math, os, platform, random, re, shutil, socket, subprocess, sys, tempfile, zlib
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np, yaml
 
 # %% auto #0
-__all__ = ['DATA_DIRS', 'PROVENANCE_PACKAGES', 'PIPELINE_OUTPUTS', 'NOT_SOURCES', 'BigMoodError', 'ConfigError', 'DataError',
-           'ModelError', 'project_root', 'shared_dir', 'safe_id', 'PatPaths', 'pat_paths', 'finetune_model_path',
-           'load_params', 'check_seed', 'seed_everything', 'derive_seed', 'resolve_device', 'atomic_write',
-           'atomic_folder', 'temporary_folder', 'scratch_folder', 'file_sha256', 'write_json', 'save_torch',
-           'writable_folder', 'writable_file', 'replaceable_folder', 'package_versions', 'source_commit',
-           'source_date_epoch', 'provenance']
+__all__ = ['M_TRIM_THRESHOLD', 'M_MMAP_THRESHOLD', 'DATA_DIRS', 'PROVENANCE_PACKAGES', 'PIPELINE_OUTPUTS', 'NOT_SOURCES',
+           'reuse_freed_memory', 'BigMoodError', 'ConfigError', 'DataError', 'ModelError', 'project_root', 'shared_dir',
+           'safe_id', 'PatPaths', 'pat_paths', 'finetune_model_path', 'load_params', 'check_seed', 'seed_everything',
+           'derive_seed', 'resolve_device', 'atomic_write', 'atomic_folder', 'temporary_folder', 'scratch_folder',
+           'file_sha256', 'write_json', 'save_torch', 'writable_folder', 'writable_file', 'replaceable_folder',
+           'package_versions', 'source_commit', 'source_date_epoch', 'provenance']
 
 # %% ../nbs/00_core.ipynb #3a79f7ad
 os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')   # libgomp reads it when torch loads: workers sleep instead of spinning on shared cores
+
+# %% ../nbs/00_core.ipynb #cde4b9a1
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3   # glibc's mallopt parameters (malloc.h)
+
+def reuse_freed_memory(mmap_threshold:int=32 << 20, # bytes: smaller blocks come from the heap, not from fresh pages
+                       trim_threshold:int=64 << 20, # bytes of free heap top kept instead of given back
+                      ) -> bool:
+    "Have glibc's malloc keep freed memory for reuse (no page faults on the next tensor); False where it was left alone."
+    if {'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_', 'GLIBC_TUNABLES'} & set(os.environ): return False
+    try: mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError): return False   # not glibc
+    return bool(mallopt(M_MMAP_THRESHOLD, mmap_threshold)) and bool(mallopt(M_TRIM_THRESHOLD, trim_threshold))
 
 # %% ../nbs/00_core.ipynb #b17d046b
 class BigMoodError(Exception):

@@ -8,7 +8,9 @@ import math, warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
-from ..core import ConfigError, DataError, ModelError, save_torch
+from ..core import ConfigError, DataError, ModelError, reuse_freed_memory, save_torch
+
+reuse_freed_memory()   # a forward pass frees and reallocates MB-sized blocks: reuse them instead of faulting in new pages (core)
 
 # %% auto #0
 __all__ = ['PAT_SIZES', 'PAT_MODELS', 'PAT_LIMITS', 'PATConfig', 'pat_s', 'pat_m', 'pat_l', 'pat_h', 'patchify',
