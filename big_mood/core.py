@@ -24,8 +24,8 @@ os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')   # libgomp reads it when to
 # %% ../nbs/00_core.ipynb #cde4b9a1
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3   # glibc's mallopt parameters (malloc.h)
 
-def reuse_freed_memory(mmap_threshold:int=32 << 20, # bytes: smaller blocks come from the heap, not from fresh pages
-                       trim_threshold:int=64 << 20, # bytes of free heap top kept instead of given back
+def reuse_freed_memory(mmap_threshold:int=8 << 20, # bytes: smaller blocks come from the heap, not from fresh pages
+                       trim_threshold:int=16 << 20, # bytes of free heap top kept instead of given back
                       ) -> bool:
     "Have glibc's malloc keep freed memory for reuse (no page faults on the next tensor); False where it was left alone."
     if {'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_', 'GLIBC_TUNABLES'} & set(os.environ): return False
