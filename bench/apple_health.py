@@ -15,7 +15,9 @@ reader on the zip, then again), because other work shares this machine's cores. 
   20 ms cost the reader, with three processes to sample, more CPU than the one-process baseline);
 - per export length, in separate runs, the reader's peak memory: the peak summed PSS of its process and its helpers
   (shared pages counted once), the process' peak RSS, and its RSS after the imports alone (numpy, pandas, pyarrow,
-  lxml), so the reader's own share shows (target < 300 MiB).
+  lxml), so the reader's own share shows (target < 300 MiB whatever the export's length); then how much the peak grows
+  per month from the second-longest export to the longest (target: flat; exports of a few months peak lower, as the
+  helpers reach their steady parsing memory only after some blocks).
 """
 import argparse, json, os, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -108,11 +110,16 @@ def main():
           f'reader/baseline {med[1] / med[0]:.2f} (target >= 1), zip/xml {med[2] / med[1]:.2f} (target >= 0.85)')
     print(f'load average after: {" ".join(f"{x:.2f}" for x in os.getloadavg())}')
     print('\npeak memory of the reader on the zip (MiB):')
+    peak = {}
     for m, (x, z) in files.items():
         res = run('reader', z, keep / 'out', args.workers, 'memory')
+        peak[m] = res['peak_pss'] / 2**20
         print(f'{m:3d} months ({x.stat().st_size / 1e6:4.0f} MB XML): process tree peak PSS {res["peak_pss"] / 2**20:5.0f} | process peak RSS '
               f'{res["peak_rss"] / 2**20:5.0f} | RSS after imports {res["after_imports"] / 2**20:5.0f} | the reader\'s own (peak RSS - imports) '
               f'{(res["peak_rss"] - res["after_imports"]) / 2**20:5.0f}  (target < 300)', flush=True)
+    if len(peak) > 1:
+        a, b = sorted(peak)[-2:]
+        print(f'growth of the peak PSS from {a} to {b} months: {peak[b] - peak[a]:+.0f} MiB, {(peak[b] - peak[a]) / (b - a):+.1f} MiB a month (target: flat)')
 
 
 if __name__ == '__main__':

@@ -1,5 +1,10 @@
 """`big-mood apple read`: the files it writes, one-line errors with exit status 2."""
 import json
+import multiprocessing
+import os
+import signal
+
+import pytest
 from conftest import assert_clean_failure, run_cli as run, shared_path
 
 from big_mood.data.synthetic_apple import write_synthetic_export
@@ -24,4 +29,14 @@ def test_apple_read_bad_export_exits_2(tmp_path, capsys):
     (tmp_path / 'export.zip').write_bytes(b'PK\x03\x04 truncated')
     code, _, err = run(capsys, 'apple', 'read', '--export', tmp_path / 'export.zip', '--out', tmp_path / 'out', '--quiet')
     assert_clean_failure(code, err, 'export.zip: not a readable zip')
+    assert not (tmp_path / 'out').exists()
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2 or 'fork' not in multiprocessing.get_all_start_methods(), reason='needs two cores and fork')
+def test_apple_read_helper_killed_exits_2(tmp_path, capsys, monkeypatch):
+    import big_mood.data.apple_xml as apple_xml
+    write_synthetic_export(tmp_path / 'export.zip', days=3, trip_zone='', compresslevel=1)
+    monkeypatch.setattr(apple_xml, 'read_block', lambda *args, **kw: os.kill(os.getpid(), signal.SIGKILL))   # in the forked helpers
+    code, _, err = run(capsys, 'apple', 'read', '--export', tmp_path / 'export.zip', '--out', tmp_path / 'out', '--quiet', '--workers', '2')
+    assert_clean_failure(code, err, 'export.zip: a helper process parsing it stopped', '--workers 1')
     assert not (tmp_path / 'out').exists()

@@ -1,5 +1,8 @@
 """Apple Health exports: DST and travel, device de-duplication, the date filter, hostile XML, every bad input of issue 12, the real sample export."""
 import json
+import multiprocessing
+import os
+import signal
 import zipfile
 
 import numpy as np
@@ -149,6 +152,57 @@ def test_zip_and_xml_give_the_same_files(tmp_path):
     read(tmp_path / 'e.zip', tmp_path / 'a'); read(tmp_path / 'export.xml', tmp_path / 'b')
     for name in ('minutes.parquet', 'sleep_episodes.csv', 'days.csv'):
         assert (tmp_path / 'a' / name).read_bytes() == (tmp_path / 'b' / name).read_bytes()
+
+
+# ------------------------------------------------------------------ windows: memory flat in the export's length
+@pytest.fixture(scope='module')
+def trip(tmp_path_factory):
+    "36 days over the October DST change and a trip to New York, with an iPhone heart rate across 33 days (periods and windows)."
+    path = tmp_path_factory.mktemp('trip') / 'export.xml'
+    write_synthetic_export(path, seed=3, days=36, first='2022-10-12')
+    long = rec('HeartRate', '2022-10-14 09:00:00 +0200', '2022-11-15 09:00:00 +0100', 70, 'Lena’s iPhone', unit='count/min')
+    path.write_text(path.read_text(encoding='utf-8').replace('</HealthData>', long + '</HealthData>'), encoding='utf-8')
+    return path
+
+
+def outputs(folder):
+    "Every file of an output: CSVs and the PAT input as bytes, the parquet files as tables, the summary as data."
+    out = {p.name: p.read_bytes() for p in folder.iterdir() if p.suffix in ('.csv', '.npy')}
+    out.update({p.name: pd.read_parquet(p) for p in folder.glob('*.parquet')}, summary=json.loads((folder / 'summary.json').read_text()))
+    return out
+
+
+@pytest.mark.parametrize('options', [{}, dict(start='2022-10-25', end='2022-11-10'), dict(tz='Europe/Amsterdam')], ids=['all', 'start-end', 'tz'])
+def test_the_files_do_not_depend_on_the_window_size(trip, tmp_path, options):
+    "One-day windows end inside every night's sleep and the long record, and across the DST changes and the trip."
+    for days in (1, 2, 10000): read(trip, tmp_path / str(days), window_days=days, **options)
+    whole = outputs(tmp_path / '10000')
+    assert sorted(whole) == ['days.csv', 'minutes.parquet', 'pat_input.npy', 'sleep_episodes.csv', 'sources.csv', 'summary', 'weeks.parquet']
+    for days in (1, 2):
+        got = outputs(tmp_path / str(days))
+        for name, value in whole.items():
+            assert value.equals(got[name]) if isinstance(value, pd.DataFrame) else value == got[name], (days, name)
+
+
+def test_period_files_go_on_success_and_on_error(tmp_path, monkeypatch):
+    import big_mood.data.apple_health as apple_health
+    read(write(tmp_path / 'e.xml', steps('2024-05-01')), tmp_path / 'out')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['e.xml', 'out'] and not list(tmp_path.rglob('*.q'))
+    seen = []
+    def fail(*args, **kw):
+        seen.extend(tmp_path.rglob('*.q')); raise OSError('disk full')
+    monkeypatch.setattr(apple_health, 'day_table', fail)   # while the windows are built, the period files on disk
+    with pytest.raises(OSError, match='disk full'): read(tmp_path / 'e.xml', tmp_path / 'out2')
+    assert seen and sorted(p.name for p in tmp_path.iterdir()) == ['e.xml', 'out']
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2 or 'fork' not in multiprocessing.get_all_start_methods(), reason='needs two cores and fork')
+def test_a_helper_that_dies_is_a_one_line_error(tmp_path, monkeypatch):
+    import big_mood.data.apple_xml as apple_xml
+    monkeypatch.setattr(apple_xml, 'read_block', lambda *args, **kw: os.kill(os.getpid(), signal.SIGKILL))   # in the forked helpers
+    with pytest.raises(DataError) as e: read(write(tmp_path / 'e.xml', steps('2024-05-01')), tmp_path / 'out', workers=2)
+    assert str(e.value) == 'e.xml: a helper process parsing it stopped (killed, or out of memory?): read it again with --workers 1'
+    assert [p.name for p in tmp_path.iterdir()] == ['e.xml']
 
 
 # ------------------------------------------------------------------ the date filter

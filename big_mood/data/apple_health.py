@@ -4,7 +4,7 @@
 
 # %% ../../nbs/05a_apple_health.ipynb #04e24720
 from __future__ import annotations
-import json, os, re, shutil, tempfile
+import contextlib, json, os, re, shutil, tempfile
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -16,10 +16,11 @@ from .apple_xml import (APPLE_EPOCH, CHANNELS, Q_FIELDS, QUANTITY_TYPES, S_FIELD
                                      SUMMED, TYPE_CODE, collect)
 
 # %% auto #0
-__all__ = ['DEFAULT_PRIORITY', 'EPISODE_COLUMNS', 'OUTPUT_MARK', 'CHANNEL_TYPE', 'zone_offsets', 'zone_changes', 'minute_offsets',
-           'time_axis', 'local_at', 'spread', 'touched', 'widen', 'source_kind', 'source_order', 'minute_grid',
-           'sleep_episodes', 'episode_table', 'day_table', 'wall_clock_days', 'week_rows', 'pat_input', 'first_copies',
-           'read_apple_export']
+__all__ = ['DEFAULT_PRIORITY', 'EPISODE_COLUMNS', 'PERIOD', 'RECORD', 'OUTPUT_MARK', 'CHANNEL_TYPE', 'RESTING', 'zone_offsets',
+           'zone_changes', 'offset_runs', 'minute_clock', 'minute_offsets', 'time_axis', 'axis_window', 'local_at',
+           'spread', 'touched', 'widen', 'source_kind', 'source_order', 'channel_sources', 'minute_grid',
+           'sleep_episodes', 'episode_table', 'day_table', 'wall_clock_days', 'week_rows', 'pat_input', 'window_cuts',
+           'spill', 'load_records', 'first_copies', 'read_apple_export']
 
 # %% ../../nbs/05a_apple_health.ipynb #0794930e
 def zone_offsets(zone:str, # IANA zone
@@ -39,24 +40,40 @@ def zone_changes(zone_records:list[tuple[int, int, str]], # (start minute, end m
     return changes
 
 # %% ../../nbs/05a_apple_health.ipynb #77ff0e42
-def minute_offsets(m0:int, n:int, # the minutes m0 .. m0+n-1 (from `APPLE_EPOCH`)
-                   rec_minutes:np.ndarray, rec_offsets:np.ndarray, # start minute and UTC offset of each record
-                   zone_records:list[tuple[int, int, str]], # (start minute, end minute, zone) of each record with HKTimeZone
-                   tz:str|None=None, # one zone for everything
+def offset_runs(minutes:np.ndarray, offsets:np.ndarray, # start minute and UTC offset of records
+                before:int|None=None, # the offset in force before them (None: the first record's)
+               ) -> tuple[np.ndarray, np.ndarray]:
+    "(minutes, offsets) where the records' offset changes: a minute takes the largest offset of the records starting in it, carried forward."
+    if not len(minutes): return np.zeros(0, np.int64), np.zeros(0, np.int16)
+    m0, none = int(minutes.min()), np.iinfo(np.int16).min
+    off = np.full(int(minutes.max()) - m0 + 1, none, np.int16)
+    np.maximum.at(off, minutes - m0, offsets)
+    at = np.flatnonzero(off != none)
+    off = off[at]
+    change = np.r_[before is None or off[0] != before, off[1:] != off[:-1]]
+    return at[change] + m0, off[change]
+
+def minute_clock(runs:tuple, # `offset_runs` of every record
+                 sleep:dict, # sleep record arrays: `s_start`, `s_end`, `s_zone` (only zones zoneinfo knows)
+                 tz:str|None=None, # one zone for everything
+                ) -> dict:
+    "What gives each minute its UTC offset: `tz`, else the HKTimeZone zones of the sleep records, else the offsets the records carry."
+    zoned = [(int(a) // 60, int(b) // 60, z) for a, b, z in zip(sleep['s_start'], sleep['s_end'], sleep['s_zone']) if z]
+    return {'tz': tz, 'runs': runs, 'changes': zone_changes(zoned)}
+
+def minute_offsets(clock:dict, # `minute_clock`
+                   minutes:np.ndarray, # minutes from `APPLE_EPOCH` (UTC)
                   ) -> np.ndarray:
-    "UTC offset [n] of each minute by the rule above: `tz`, else the HKTimeZone zones, else the offsets the records carry."
-    minutes = m0 + np.arange(n)
-    if tz: return zone_offsets(tz, minutes)
-    off, none = np.full(n, np.iinfo(np.int16).min, np.int16), np.iinfo(np.int16).min
-    inside = (rec_minutes >= m0) & (rec_minutes < m0 + n)
-    np.maximum.at(off, rec_minutes[inside] - m0, rec_offsets[inside])
-    have = off != none
-    last = np.maximum.accumulate(np.where(have, np.arange(n), 0))
-    off = np.where(have[last], off[last], off[np.argmax(have)]) if have.any() else np.zeros(n, np.int16)
-    changes = zone_changes(zone_records)
-    for i, (m, z) in enumerate(changes):
-        a, b = max(m, m0) - m0, min(changes[i + 1][0] if i + 1 < len(changes) else m0 + n, m0 + n) - m0
-        if b > a: off[a:b] = zone_offsets(z, minutes[a:b])
+    "UTC offset (int16) of each minute by the rule above."
+    minutes = np.asarray(minutes, np.int64)
+    if clock['tz']: return zone_offsets(clock['tz'], minutes)
+    at, value = clock['runs']
+    off = value[np.maximum(np.searchsorted(at, minutes, 'right') - 1, 0)] if len(at) else np.zeros(len(minutes), np.int16)
+    changes = clock['changes']
+    zone = np.searchsorted(np.array([m for m, _ in changes], np.int64), minutes, 'right') - 1   # the change in force (-1: none yet)
+    for z in dict.fromkeys(z for _, z in changes):
+        here = np.isin(zone, [i for i, (_, y) in enumerate(changes) if y == z])
+        if here.any(): off[here] = zone_offsets(z, minutes[here])
     return off
 
 # %% ../../nbs/05a_apple_health.ipynb #b0ba4b78
@@ -64,34 +81,53 @@ def _day(text:str) -> int:
     "Days from 2001-01-01 of a 'YYYY-MM-DD' date."
     return int((np.datetime64(text, 'D') - np.datetime64('2001-01-01', 'D')).astype(int))
 
-def time_axis(col:dict, # record arrays (`Collected.arrays`), only known zones in `s_zone`
-              tz:str|None=None, # one zone for every minute
+def _local(clock:dict, minutes:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    "(UTC offset, local minute) of UTC minutes (from `APPLE_EPOCH`)."
+    off = minute_offsets(clock, minutes)
+    return off, minutes + off
+
+def _scan(clock:dict, lo:int, hi:int, first:int, last:int, backward:bool=False, step:int=7 * 1440) -> int|None:
+    "The first (`backward`: last) minute in lo..hi-1 whose local date is within `first`..`last`; None if none is."
+    for a in (range(hi, lo, -step) if backward else range(lo, hi, step)):
+        m = np.arange(max(a - step, lo), a) if backward else np.arange(a, min(a + step, hi))
+        date = _local(clock, m)[1] // 1440
+        ok = np.flatnonzero((date >= first) & (date <= last))
+        if len(ok): return int(m[ok[-1] if backward else ok[0]])
+    return None
+
+def time_axis(clock:dict, # `minute_clock`
+              lo:int|None, hi:int, # first minute with a record and the minute after the last one (None: no records)
               start:str|None=None, end:str|None=None, # first and last local date to keep (YYYY-MM-DD, inclusive)
               name:str='export.xml', # for messages
              ) -> dict:
-    "The grid's minutes `m0, n` with their UTC `offset`, local `date` (days from 2001-01-01) and `minute_of_day` [n]; `first`, `last` dates."
-    starts, ends = np.r_[col['q_start'], col['s_start']].astype(np.int64), np.r_[col['q_end'], col['s_end']].astype(np.int64)
-    if not len(starts): raise DataError(f"{name}: no records of the types big_mood reads{' between ' + str(start) + ' and ' + str(end) if start or end else ''}: nothing to write")
-    lo, hi = int(starts.min()) // 60, int(ends.max()) // 60 + 1
-    m0, n = lo - 2880, hi - lo + 2 * 2880   # two days either side, for the records' local times
-    zoned = [(int(a) // 60, int(b) // 60, z) for a, b, z in zip(col['s_start'], col['s_end'], col['s_zone']) if z]
-    off = minute_offsets(m0, n, starts // 60, np.r_[col['q_offset'], col['s_offset']], zoned, tz)
-    local = (m0 + np.arange(n, dtype=np.int32)) + off   # int32: minutes from 2001 fit until 5084
+    "The grid's minutes `m0` .. `m0 + n - 1` (UTC, from `APPLE_EPOCH`), their local dates `first` .. `last`, and the `clock`."
+    if lo is None: raise DataError(f"{name}: no records of the types big_mood reads{' between ' + str(start) + ' and ' + str(end) if start or end else ''}: nothing to write")
+    date = lambda m: int(_local(clock, np.array([m]))[1][0] // 1440)
+    first, last = max(date(lo), _day(start) if start else -2**31), min(date(hi - 1), _day(end) if end else 2**31)
+    pad0, pad1 = lo - 2880, hi + 2880   # the grid lies within two days of the records
+    a = _scan(clock, max(pad0, first * 1440 - 900), pad1, first, last)   # offsets are under 15 h: no minute before holds `first`
+    if a is None: raise DataError(f"{name}: no records between {start} and {end}: nothing to write")
+    b = _scan(clock, a, min(pad1, (last + 1) * 1440 + 900), first, last, backward=True) + 1
+    return {'clock': clock, 'm0': a, 'n': b - a, 'first': first, 'last': last}
+
+def axis_window(axis:dict, m0:int, n:int) -> dict:
+    "The axis over its minutes `m0` .. `m0 + n - 1`: their UTC `offset`, local `date`, `minute_of_day` [n], the dates `first` .. `last` they hold, the grid's `lo`, `hi`."
+    off, local = _local(axis['clock'], m0 + np.arange(n, dtype=np.int64))
     date = local // 1440
-    first, last = max(date[lo - m0], _day(start) if start else -2**31), min(date[hi - 1 - m0], _day(end) if end else 2**31)
-    keep = np.flatnonzero((date >= first) & (date <= last))
-    if not len(keep): raise DataError(f"{name}: no records between {start} and {end}: nothing to write")
-    a, b = keep[0], keep[-1] + 1
-    return {'m0': m0 + a, 'n': b - a, 'offset': off[a:b], 'date': date[a:b], 'minute_of_day': local[a:b] % 1440,
-            'first': first, 'last': last, 'padded': (m0, off, date)}
+    return {**axis, 'm0': m0, 'n': n, 'offset': off, 'date': date, 'minute_of_day': local % 1440, 'lo': axis['m0'], 'hi': axis['m0'] + axis['n'],
+            'first': max(int(date.min()), axis['first']), 'last': min(int(date.max()), axis['last'])}
 
 def local_at(axis:dict, seconds:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    "(UTC offset, local date) at UTC seconds (from `APPLE_EPOCH`) within the axis' padding."
-    m0, off, date = axis['padded']
-    i = np.clip(np.asarray(seconds).astype(np.int64) // 60 - m0, 0, len(off) - 1)
-    return off[i], date[i]
+    "(UTC offset, local date) at UTC seconds (from `APPLE_EPOCH`)."
+    off, local = _local(axis['clock'], np.asarray(seconds).astype(np.int64) // 60)
+    return off, local // 1440
 
 # %% ../../nbs/05a_apple_health.ipynb #2bb294c0
+def _expand(first:np.ndarray, count:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    "(row, unit): each row's index repeated `count` times, beside the consecutive units from its `first`."
+    row = np.repeat(np.arange(len(first)), count)
+    return row, first[row] + np.arange(len(row)) - np.repeat(np.cumsum(count) - count, count)
+
 def spread(start:np.ndarray, end:np.ndarray, value:np.ndarray, # records: UTC s from `APPLE_EPOCH`, and value
            m0:int, n:int, # the minutes to fill
            chunk:int=1 << 16, # records at a time (bounds the temporary arrays)
@@ -101,9 +137,7 @@ def spread(start:np.ndarray, end:np.ndarray, value:np.ndarray, # records: UTC s 
     for i in range(0, len(start), chunk):
         a, b, v = start[i:i + chunk].astype(np.int64), end[i:i + chunk].astype(np.int64), value[i:i + chunk].astype(np.float64)
         first = a // 60
-        k = np.maximum((b - 1) // 60 - first + 1, 1)   # minutes touched; an instant: its own minute
-        r = np.repeat(np.arange(len(a)), k)
-        minute = first[r] + np.arange(len(r)) - np.repeat(np.cumsum(k) - k, k)
+        r, minute = _expand(first, np.maximum((b - 1) // 60 - first + 1, 1))   # minutes touched; an instant: its own minute
         share = np.where(b[r] > a[r], (np.minimum(b[r], minute * 60 + 60) - np.maximum(a[r], minute * 60)) / np.maximum(b[r] - a[r], 1), 1.0)
         inside = (minute >= m0) & (minute < m0 + n)
         out += np.bincount(minute[inside] - m0, (v[r] * share)[inside], minlength=n)
@@ -145,28 +179,41 @@ def _pick(have:list[np.ndarray], n:int) -> np.ndarray:
     for j in reversed(range(len(have))): chosen[have[j]] = j
     return chosen
 
+def _samples(start:np.ndarray, value:np.ndarray, m0:int, n:int) -> tuple[np.ndarray, np.ndarray]:
+    "Per minute [n]: the mean of the samples that start in it, and their number."
+    i = start.astype(np.int64) // 60 - m0
+    inside = (i >= 0) & (i < n)
+    count = np.bincount(i[inside], minlength=n)
+    return np.bincount(i[inside], value[inside], minlength=n) / np.maximum(count, 1), count
+
 def _channel(col, c, channel, cand, present, m0, n) -> tuple[list, list]:
     "Per candidate source: values [n] of one channel and the minutes it can give them."
     sel = [np.flatnonzero((col['q_channel'] == c) & (col['q_source'] == s)) for s in cand]
     qa, qb, qv = col['q_start'], col['q_end'], col['q_value']
     if channel in SUMMED: return [spread(qa[k], qb[k], qv[k], m0, n) for k in sel], [present[s] for s in cand]
-    at = [np.clip(qa[k].astype(np.int64) // 60 - m0, 0, n) for k in sel]
-    count = [np.bincount(i, minlength=n + 1)[:n] for i in at]
-    return [np.bincount(i, qv[k], minlength=n + 1)[:n] / np.maximum(cn, 1) for i, k, cn in zip(at, sel, count)], [cn > 0 for cn in count]
+    got = [_samples(qa[k], qv[k], m0, n) for k in sel]
+    return [mean for mean, _ in got], [count > 0 for _, count in got]
 
-def minute_grid(col:dict, # record arrays (`Collected.arrays`)
+def channel_sources(col:dict) -> set[tuple[int, int]]:
+    "The (channel, source) pairs that have records in `col`."
+    key = np.unique(col['q_channel'].astype(np.int64) << 16 | col['q_source'].astype(np.int64))
+    return {(k >> 16, k & 0xFFFF) for k in key.tolist()}
+
+def minute_grid(col:dict, # record arrays (`Collected.arrays`): those that touch the window, or more
                 order:list[int], # source indexes, best first (`source_order`)
-                axis:dict, # `time_axis`
+                axis:dict, # `axis_window`
+                pairs:set, # (channel, source) pairs with records anywhere in the export (`channel_sources`)
                 wear_gap:int=10, # minutes around a source's records in which it counts as present
                ) -> tuple[dict, pd.DataFrame]:
     "Grid columns [n] (each channel from the best source present; `valid`, `steps_source`) and, per day, source and channel, the amounts recorded and kept."
     m0, n, day = axis['m0'], axis['n'], np.clip(axis['date'] - axis['first'], 0, axis['last'] - axis['first'])
     n_days, qs = axis['last'] - axis['first'] + 1, col['q_source']
-    present = {s: widen(touched(col['q_start'][qs == s], col['q_end'][qs == s], m0, n), wear_gap) for s in order}
+    e0, e1 = max(axis['lo'], m0 - wear_gap), min(axis['hi'], m0 + n + wear_gap)   # presence reaches past the window, not past the grid
+    present = {s: widen(touched(col['q_start'][qs == s], col['q_end'][qs == s], e0, e1 - e0), wear_gap)[m0 - e0:m0 - e0 + n] for s in order}
     grid, kept = {'valid': np.zeros(n, bool), 'steps_source': np.full(n, -1, np.int16)}, []
     for c, channel in enumerate(CHANNELS):
         if channel not in SUMMED + SAMPLED: continue
-        cand = [s for s in order if ((col['q_channel'] == c) & (qs == s)).any()]
+        cand = [s for s in order if (c, s) in pairs]
         vals, have = _channel(col, c, channel, cand, present, m0, n)
         chosen = _pick(have, n)
         grid[channel] = np.full(n, np.nan, np.float32)
@@ -286,15 +333,65 @@ def week_rows(steps:np.ndarray, valid:np.ndarray, # [days, 1440] from `wall_cloc
 def pat_input(weeks:Weeks) -> np.ndarray:
     "PAT input [N, 10080] float32 from Apple step weeks: log1p(steps per minute), each minute of the week z-scored over the weeks given."
     if len(weeks.minutes) < 2: raise DataError(f"PAT input needs at least 2 weeks to standardise each minute over, got {len(weeks.minutes)}")
-    x = np.log1p(np.where(weeks.valid > 0, weeks.minutes, 0).astype(np.float64))
-    sd = x.std(0)
-    return ((x - x.mean(0)) / np.where(sd > 10 * np.finfo(sd.dtype).eps, sd, 1)).astype(np.float32)
+    out = np.empty(weeks.minutes.shape, np.float32)
+    for a in range(0, MINUTES_PER_WEEK, 1440):   # a day of the week at a time: float64 temporaries a seventh of the weeks' size
+        x = np.log1p(np.where(weeks.valid[:, a:a + 1440] > 0, weeks.minutes[:, a:a + 1440], 0).astype(np.float64))
+        sd = x.std(0)
+        out[:, a:a + 1440] = (x - x.mean(0)) / np.where(sd > 10 * np.finfo(sd.dtype).eps, sd, 1)
+    return out
+
+# %% ../../nbs/05a_apple_health.ipynb #cdfa454f
+def window_cuts(axis:dict, # `time_axis`
+                days:int, # local days per window, about
+               ) -> list[int]:
+    "Minutes that cut the grid into windows, from its first to the one after its last: local midnights no date's minutes straddle."
+    end, cuts = axis['m0'] + axis['n'], [axis['m0']]
+    t = cuts[-1] + days * 1440
+    while t < end:
+        m = np.arange(max(t - 4320, axis['m0']), min(t + 1440 + 4320, end))   # offsets under 15 h: a date's minutes lie within 54 h
+        date = _local(axis['clock'], m)[1] // 1440
+        before, after = np.maximum.accumulate(date), np.minimum.accumulate(date[::-1])[::-1]
+        j = np.flatnonzero((before[:-1] < after[1:]) & (m[1:] >= t) & (m[1:] < t + 1440))
+        if len(j): cuts.append(int(m[j[0] + 1]))
+        t = cuts[-1] + days * 1440 if len(j) else t + 1440
+    return cuts + [end]
+
+# %% ../../nbs/05a_apple_health.ipynb #79cf58ba
+PERIOD = 30 * 86400   # UTC seconds of quantity records per file on disk
+RECORD = np.dtype([('q_channel', 'i1'), ('q_source', 'i2'), ('q_start', 'i4'), ('q_end', 'i4'), ('q_value', 'f4'), ('q_offset', 'i2')])   # 17 bytes
+
+def spill(folder:Path, # where the files `<period>.q` are
+          q:dict, # quantity record arrays (`Q_FIELDS`)
+          touching:bool=False, # to every period a record touches, not only the one it starts in
+         ):
+    "Append records to the files of the UTC periods they start in (or touch)."
+    if not len(q['q_start']): return
+    p0 = q['q_start'] // PERIOD
+    row, period = _expand(p0, np.maximum(q['q_end'] - 1, q['q_start']) // PERIOD - p0 + 1 if touching else np.ones_like(p0))
+    o = np.argsort(period, kind='stable')
+    row, period = row[o], period[o]
+    rec = np.empty(len(row), RECORD)
+    for k in Q_FIELDS: rec[k] = q[k][row]
+    at = np.flatnonzero(np.r_[True, period[1:] != period[:-1]])
+    for p, part in zip(period[at].tolist(), np.split(rec, at[1:])):
+        with open(folder/f'{p}.q', 'ab') as f: part.tofile(f)
+
+def load_records(folder:Path, t0:int, t1:int) -> dict:
+    "The records `spill(touching=True)` wrote that touch UTC seconds `t0` .. `t1 - 1`, each once: by start period, then as written."
+    parts, first = [], t0 // PERIOD
+    for p in range(first, (t1 - 1) // PERIOD + 1):
+        if (path := folder/f'{p}.q').exists():
+            rec = np.fromfile(path, RECORD)
+            parts.append(rec if p == first else rec[rec['q_start'] // PERIOD == p])   # later periods: only the records that start there
+    rec = np.concatenate(parts) if parts else np.zeros(0, RECORD)
+    rec = rec[(rec['q_start'] < t1) & (np.maximum(rec['q_end'] - 1, rec['q_start']) >= t0)]   # as `touched` counts minutes
+    return {k: np.ascontiguousarray(rec[k]) for k in Q_FIELDS}
 
 # %% ../../nbs/05a_apple_health.ipynb #48d6c814
 OUTPUT_MARK = 'big_mood apple read'
 CHANNEL_TYPE = {CHANNELS.index(c): t for t, (c, _) in QUANTITY_TYPES.items()}
 
-def _check_options(tz, start, end, source_priority, workers):
+def _check_options(tz, start, end, source_priority, workers, window_days):
     "Refuse options that cannot work, naming them."
     try:
         if tz: ZoneInfo(tz)
@@ -307,6 +404,7 @@ def _check_options(tz, start, end, source_priority, workers):
     if not source_priority or isinstance(source_priority, str): raise ConfigError(f"source_priority must be a list of source names or kinds (watch, phone, other), got {source_priority!r}")
     if not isinstance(workers, int) or not 1 <= workers <= (cores := os.cpu_count() or 1):
         raise ConfigError(f"workers must be an integer from 1 to {cores} (this machine's cores), got {workers!r}")
+    if not isinstance(window_days, int) or window_days < 1: raise ConfigError(f"window_days must be a positive integer, got {window_days!r}")
 
 def _check_out(out:Path):
     "Refuse a folder that is not empty and not written by `read_apple_export`."
@@ -321,13 +419,17 @@ def _window(start:str|None, end:str|None) -> tuple[int, int]:
     return (day(start) - 14 * 3600 if start else -2**62, day(end) + 86400 + 12 * 3600 if end else 2**62)
 
 # %% ../../nbs/05a_apple_health.ipynb #1bbe7412
-def _drop_copies(col:dict, dropped:Counter) -> dict:
-    "`col` without exact copies of a record (same type, source, start, end and value or stage), counted in `dropped`."
-    q = first_copies(col['q_channel'], col['q_source'], col['q_start'], col['q_end'], col['q_value'])
-    s = first_copies(col['s_source'], col['s_start'], col['s_end'], col['s_stage'])
-    dropped.update(('exact_copy', CHANNEL_TYPE[c]) for c in col['q_channel'][~q].tolist())
-    dropped.update({('exact_copy', SLEEP_TYPE): int((~s).sum())} if (~s).any() else {})
-    return {**{k: col[k][q] for k in Q_FIELDS}, 's_zone': [z for z, k in zip(col['s_zone'], s) if k], **{k: col[k][s] for k in S_FIELDS[:-1]}}
+def _unique_quantities(q:dict, dropped:Counter) -> dict:
+    "Quantity records without exact copies (same type, source, start, end and value), counted in `dropped`."
+    keep = first_copies(q['q_channel'], q['q_source'], q['q_start'], q['q_end'], q['q_value'])
+    dropped.update(('exact_copy', CHANNEL_TYPE[c]) for c in q['q_channel'][~keep].tolist())
+    return {k: q[k][keep] for k in Q_FIELDS}
+
+def _unique_sleep(s:dict, dropped:Counter) -> dict:
+    "Sleep records without exact copies (same source, start, end and stage), counted in `dropped`."
+    keep = first_copies(s['s_source'], s['s_start'], s['s_end'], s['s_stage'])
+    dropped.update({('exact_copy', SLEEP_TYPE): int((~keep).sum())} if (~keep).any() else {})
+    return {**{k: s[k][keep] for k in S_FIELDS[:-1]}, 's_zone': [z for z, k in zip(s['s_zone'], keep) if k]}
 
 def first_copies(*keys) -> np.ndarray:
     "Mask of the rows that are the first of their exact copies (rows equal in every key)."
@@ -348,6 +450,29 @@ def _known_zones(zones:list, dropped:Counter) -> list:
     dropped.update(('unknown_time_zone', z) for z in zones if z is not None and known[z] is None)
     return [known.get(z) for z in zones]
 
+# %% ../../nbs/05a_apple_health.ipynb #a5c3b69e
+RESTING = CHANNELS.index('resting_heart_rate')
+
+def _settle(raw:Path, folder:Path, remap:np.ndarray, sleep:dict, dropped:Counter) -> dict:
+    "Per period in time order: exact copies dropped, the rest spilled to every period it touches in `folder`; offset `runs`, minutes `lo`, `hi`, `pairs`, resting heart rates `rest`."
+    s_period, before = sleep['s_start'] // PERIOD, None
+    runs, edges, pairs, rest = [], [], set(), []
+    for p in sorted({int(f.stem) for f in raw.glob('*.q')} | set(s_period.tolist())):
+        q = load_records(raw, p * PERIOD, (p + 1) * PERIOD)
+        q = _unique_quantities({**q, 'q_source': remap[q['q_source']]}, dropped)
+        s = s_period == p
+        starts, ends = np.r_[q['q_start'], sleep['s_start'][s]].astype(np.int64), np.r_[q['q_end'], sleep['s_end'][s]].astype(np.int64)
+        runs.append(offset_runs(starts // 60, np.r_[q['q_offset'], sleep['s_offset'][s]], before))
+        before = runs[-1][1][-1] if len(runs[-1][1]) else before
+        edges.append((int(starts.min()), int(ends.max())))
+        pairs |= channel_sources(q)
+        rest.append({k: v[q['q_channel'] == RESTING] for k, v in q.items()})
+        spill(folder, q, touching=True)
+        (raw/f'{p}.q').unlink(missing_ok=True)
+    return {'lo': edges[0][0] // 60 if edges else None, 'hi': max(e for _, e in edges) // 60 + 1 if edges else None,
+            'runs': tuple(np.concatenate(x) for x in zip(*runs)) if runs else None, 'pairs': pairs,
+            'rest': {k: np.concatenate([r[k] for r in rest]) for k in Q_FIELDS} if rest else None}
+
 # %% ../../nbs/05a_apple_health.ipynb #60456f65
 def _minute_table(grid:dict, axis:dict, sources:list[str], rows:slice) -> pa.Table:
     "The `rows` of the long minute grid as an Arrow table."
@@ -361,11 +486,29 @@ def _minute_table(grid:dict, axis:dict, sources:list[str], rows:slice) -> pa.Tab
         **{c: pa.array(grid[c][rows], pa.float32()) for c in SUMMED + SAMPLED}, 'valid': pa.array(grid['valid'][rows]),
         'steps_source': pa.DictionaryArray.from_arrays(pa.array(np.where(src >= 0, src, 0), pa.int16(), mask=src < 0), pa.array(sources or [''], pa.string()))})
 
-def _write_minutes(path:Path, grid:dict, axis:dict, sources:list[str], rows:int=1 << 15):
-    "Write the minute grid as parquet, `rows` minutes (a row group) at a time, so memory stays flat in the export's length."
-    schema = _minute_table(grid, axis, sources, slice(0, 0)).schema   # dictionaries only where values repeat: faster and smaller
-    with pq.ParquetWriter(path, schema, compression='zstd', use_dictionary=['utc_offset', 'date', 'steps_source']) as w:
-        for a in range(0, axis['n'], rows): w.write_table(_minute_table(grid, axis, sources, slice(a, a + rows)))
+def _minute_tables(grid:dict, axis:dict, sources:list[str], rows:int=1 << 15):
+    "The window's minute grid as Arrow tables of `rows` minutes, a parquet row group each."
+    for a in range(0, axis['n'], rows): yield _minute_table(grid, axis, sources, slice(a, a + rows))
+
+def _build(folder:Path, path:Path, axis:dict, order:list[int], pairs:set, rest:dict, episodes:pd.DataFrame, sources:list[str],
+           wear_gap:int, min_valid_hours:float, window_days:int) -> tuple:
+    "The grid window by window, its minutes written to `path`: the day table, the amounts recorded and kept, steps and validity [days, 1440]."
+    n_days, days, kept, writer = axis['last'] - axis['first'] + 1, [], [], None
+    steps, valid, cuts = np.zeros((n_days, 1440), np.float32), np.zeros((n_days, 1440), np.uint8), window_cuts(axis, window_days)
+    with contextlib.ExitStack() as stack:
+        for c0, c1 in zip(cuts, cuts[1:]):
+            col = load_records(folder, (c0 - wear_gap) * 60, (c1 + wear_gap) * 60)
+            win = axis_window(axis, c0, c1 - c0)
+            grid, k = minute_grid(col, order, win, pairs, wear_gap)
+            d = slice(win['first'] - axis['first'], win['last'] - axis['first'] + 1)
+            steps[d], valid[d] = wall_clock_days(grid, win)
+            days.append(day_table(grid, win, rest, order, episodes, min_valid_hours)); kept.append(k.assign(day=k['day'] + d.start))
+            for t in _minute_tables(grid, win, sources):   # dictionaries only where values repeat: faster and smaller
+                if writer is None: writer = stack.enter_context(pq.ParquetWriter(path, t.schema, compression='zstd', use_dictionary=['utc_offset', 'date', 'steps_source']))
+                writer.write_table(t)
+    kept = pd.concat(kept, ignore_index=True)
+    rank = kept['channel'].map(CHANNELS.index).to_numpy(int) * len(order) + kept['source'].map(order.index).to_numpy(int)   # channel, then source
+    return pd.concat(days, ignore_index=True), kept.iloc[np.argsort(rank, kind='stable')].reset_index(drop=True), steps, valid
 
 def _nested(counter:Counter) -> dict:
     "{a: {b: n}} of a Counter keyed by pairs, sorted."
@@ -392,16 +535,16 @@ def _summary(export, head, size, col, dropped, sources, devices, order, days, ke
         'sleep_episodes': len(table), 'sleep_episodes_in_bed_only': int(episodes['in_bed_only'].sum()) if len(episodes) else 0,
         'weeks': len(weeks.meta), 'week_starts': [str(d.date()) for d in weeks.meta['start']], 'files': files}
 
-def _write_tables(tmp:Path, grid, axis, sources, episodes, days, kept, weeks) -> tuple[pd.DataFrame, dict]:
-    "Write every table into `tmp`; the sleep-episode table and the files written."
-    _write_minutes(tmp/'minutes.parquet', grid, axis, sources)
+def _write_tables(tmp:Path, axis, sources, episodes, days, kept, weeks) -> tuple[pd.DataFrame, dict]:
+    "Write the tables but the minutes into `tmp`; the sleep-episode table and the files written."
     table = episode_table(episodes, axis)
     table.to_csv(tmp/'sleep_episodes.csv', index=False)
     days.assign(date=days['date'].dt.strftime('%Y-%m-%d')).to_csv(tmp/'days.csv', index=False, float_format='%.6g')
     kept.assign(date=days['date'].dt.strftime('%Y-%m-%d').to_numpy()[kept['day'].to_numpy(int)], source=[sources[s] for s in kept['source']])[
         ['date', 'source', 'channel', 'recorded', 'kept']].to_csv(tmp/'sources.csv', index=False, float_format='%.6g')
     files = {'minutes': 'minutes.parquet', 'sleep_episodes': 'sleep_episodes.csv', 'days': 'days.csv', 'sources': 'sources.csv'}
-    if len(weeks.meta): write_weeks(tmp/'weeks.parquet', weeks.meta, weeks.minutes, weeks.valid); files['weeks'] = 'weeks.parquet'
+    if len(weeks.meta):   # half a year of weeks per row group: the parquet writer's buffers do not grow with the export
+        write_weeks(tmp/'weeks.parquet', weeks.meta, weeks.minutes, weeks.valid, row_group_size=26); files['weeks'] = 'weeks.parquet'
     if len(weeks.meta) >= 2: np.save(tmp/'pat_input.npy', pat_input(weeks)); files['pat_input'] = 'pat_input.npy'
     return table, files
 
@@ -426,30 +569,35 @@ def read_apple_export(export:str|Path, # export.zip as the Health app writes it,
                       min_week_days:int=4, # days with enough data a week needs
                       person_id:str='me', # `id` in the week table
                       workers:int=1, # processes parsing the XML (2 on a two-core machine)
+                      window_days:int=28, # local days built at a time: memory depends on it, the files do not
                       progress:bool=True, # progress bar by bytes read (terminal only)
                      ) -> dict:
     "Read a Health export into `out/`: minute grid, sleep episodes, days, sources, weeks, PAT input and `summary.json`; return the summary."
-    _check_options(tz, start, end, source_priority, workers)
+    _check_options(tz, start, end, source_priority, workers, window_days)
     out = Path(out)
     _check_out(out)
-    col, head, size = collect(export, tz, _window(start, end), workers, progress)
-    dropped = Counter(col.dropped)
-    arrays, sources, devices = col.arrays()
-    arrays = _drop_copies(arrays, dropped)
-    arrays['s_zone'] = _known_zones(arrays['s_zone'], dropped)
-    order = source_order(sources, devices, tuple(source_priority))
-    axis = time_axis(arrays, tz, start, end, Path(export).name)
-    grid, kept = minute_grid(arrays, order, axis, wear_gap)
-    episodes = sleep_episodes(arrays, order, sleep_gap)
-    days = day_table(grid, axis, arrays, order, episodes, min_valid_hours)
-    weeks = week_rows(*wall_clock_days(grid, axis), days['enough_data'].to_numpy(), days['date'].iloc[0], person_id, week_stride, min_week_days)
-    options = dict(tz=tz, start=start, end=end, source_priority=list(source_priority), wear_gap=wear_gap, sleep_gap=sleep_gap,
-                   min_valid_hours=min_valid_hours, week_stride=week_stride, min_week_days=min_week_days, person_id=person_id)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{out.name}.', dir=out.parent))
     try:
         umask = os.umask(0); os.umask(umask); os.chmod(tmp, 0o777 & ~umask)   # mkdtemp makes 0700 folders
-        table, files = _write_tables(tmp, grid, axis, sources, episodes, days, kept, weeks)
+        raw, periods = tmp/'.records'/'raw', tmp/'.records'/'periods'
+        raw.mkdir(parents=True); periods.mkdir()
+        col, head, size = collect(export, tz, _window(start, end), workers, progress, sink=lambda q: spill(raw, q))
+        dropped = Counter(col.dropped)
+        sleep, sources, devices = col.arrays()
+        sleep = _unique_sleep(sleep, dropped)
+        sleep['s_zone'] = _known_zones(sleep['s_zone'], dropped)
+        rec = _settle(raw, periods, col.numbering()[2], sleep, dropped)
+        order = source_order(sources, devices, tuple(source_priority))
+        axis = time_axis(minute_clock(rec['runs'], sleep, tz), rec['lo'], rec['hi'], start, end, Path(export).name)
+        episodes = sleep_episodes(sleep, order, sleep_gap)
+        days, kept, steps, valid = _build(periods, tmp/'minutes.parquet', axis, order, rec['pairs'], rec['rest'], episodes, sources,
+                                          wear_gap, min_valid_hours, window_days)
+        shutil.rmtree(tmp/'.records')
+        weeks = week_rows(steps, valid, days['enough_data'].to_numpy(), days['date'].iloc[0], person_id, week_stride, min_week_days)
+        options = dict(tz=tz, start=start, end=end, source_priority=list(source_priority), wear_gap=wear_gap, sleep_gap=sleep_gap,
+                       min_valid_hours=min_valid_hours, week_stride=week_stride, min_week_days=min_week_days, person_id=person_id)
+        table, files = _write_tables(tmp, axis, sources, episodes, days, kept, weeks)
         summary = _summary(export, head, size, col, dropped, sources, devices, order, days, kept, episodes, table, weeks, files, options)
         (tmp/'summary.json').write_text(json.dumps(summary, indent=1, ensure_ascii=False), encoding='utf-8')
         _swap(tmp, out)

@@ -343,23 +343,31 @@ S_FIELDS = ('s_source', 's_start', 's_end', 's_stage', 's_offset', 's_zone')
 
 class Collected:
     "The records of an export gathered block by block: compact arrays, source names and devices, counts and drops."
-    def __init__(self):
-        self.parts, self.sources, self.devices = {k: [] for k in Q_FIELDS + S_FIELDS}, {}, {}
-        self.counts, self.dropped = Counter(), Counter()
+    def __init__(self, sink=None): # callable given each block's quantity records (`Q_FIELDS`) instead of keeping them
+        self.parts, self.sources, self.devices, self.zones = {k: [] for k in (S_FIELDS if sink else Q_FIELDS + S_FIELDS)}, {}, {}, {}
+        self.sink, self.counts, self.dropped = sink, Counter(), Counter()
     def add(self, block:dict):
         "Add the result of `read_block`."
         remap = np.array([self.sources.setdefault(s, len(self.sources)) for s in block['sources']] or [0], np.int16)
         for s, d in zip(block['sources'], block['devices']): self.devices.setdefault(s, d)
-        for k in Q_FIELDS + S_FIELDS: self.parts[k].append(remap[block[k]] if k.endswith('_source') else block[k])
+        fields = {k: remap[block[k]] if k.endswith('_source') else block[k] for k in Q_FIELDS + S_FIELDS}
+        fields['s_zone'] = [self.zones.setdefault(z, z) for z in block['s_zone']]   # one string per zone name, not one per record
+        if self.sink: self.sink({k: fields[k] for k in Q_FIELDS})
+        for k, part in self.parts.items():
+            if len(fields[k]): part.append(fields[k])   # no empty parts: hundreds of small leftovers would pin freed memory
         self.counts.update(block['counts']); self.dropped.update(block['dropped'])
-    def arrays(self) -> tuple[dict, list[str], list]:
-        "Every field concatenated, sources numbered by name; the source names; their devices."
+    def numbering(self) -> tuple[list[str], list, np.ndarray]:
+        "The source names sorted, their devices, and the place among them of each source number `add` gave (the `sink` too)."
         names = sorted(self.sources)
         remap = np.zeros(max(len(names), 1), np.int16)
         remap[[self.sources[s] for s in names]] = np.arange(len(names))
+        return names, [self.devices[s] for s in names], remap
+    def arrays(self) -> tuple[dict, list[str], list]:
+        "Every field kept, concatenated, sources numbered by name; the source names; their devices."
+        names, devices, remap = self.numbering()
         out = {k: (np.concatenate(v) if k != 's_zone' else [z for part in v for z in part]) if v else np.zeros(0, np.int32) for k, v in self.parts.items()}
-        for k in ('q_source', 's_source'): out[k] = remap[out[k]]
-        return out, names, [self.devices[s] for s in names]
+        for k in set(out) & {'q_source', 's_source'}: out[k] = remap[out[k]]
+        return out, names, devices
 
 # %% ../../nbs/05_apple_xml.ipynb #37fcf62e
 def _helper(conn, ctx:dict):
@@ -369,9 +377,19 @@ def _helper(conn, ctx:dict):
         try: conn.send(read_block(block, int.from_bytes(line, 'little'), **ctx))
         except Exception as e: conn.send(e)
 
-def _result(conn) -> dict:
+def _lost(name:str) -> DataError:
+    "The error for a helper process that died mid-read (its pipe broke)."
+    return DataError(f"{name}: a helper process parsing it stopped (killed, or out of memory?): read it again with --workers 1")
+
+def _send(conn, block:bytes, line:int, name:str):
+    "Hand a helper a block: its first line, then its bytes."
+    try: conn.send_bytes(line.to_bytes(8, 'little')); conn.send_bytes(block)
+    except OSError: raise _lost(name) from None
+
+def _result(conn, name:str) -> dict:
     "A helper's answer, raising the error it sent."
-    res = conn.recv()
+    try: res = conn.recv()
+    except (EOFError, OSError): raise _lost(name) from None
     if isinstance(res, Exception): raise res
     return res
 
@@ -404,9 +422,10 @@ def collect(export:str|Path, # export.zip or export.xml
             window:tuple=(-2**62, 2**62), # UTC seconds to read (outside: skipped)
             workers:int=1, # processes parsing blocks: 1, this one; more, that many helpers while this one reads and hands out blocks
             progress:bool=True, # progress bar by bytes read
+            sink=None, # callable given each block's quantity records instead of keeping them (`Collected`)
            ) -> tuple[Collected, dict, int]:
     "The records of an export gathered block by block, its head (`read_head`) and the bytes of XML read."
-    name, col, head = Path(export).name, Collected(), None
+    name, col, head = Path(export).name, Collected(sink), None
     ctx = {'name': name, 'tz': tz, 'window': window}
     with open_export(export) as (stream, size), contextlib.ExitStack() as stack:
         bar = stack.enter_context(tqdm(total=size, unit='B', unit_scale=True, desc=f'read {name}', disable=not progress))
@@ -419,7 +438,7 @@ def collect(export:str|Path, # export.zip or export.xml
                 continue
             if not (idle or busy): col.add(read_block(data, line, **ctx)); continue   # no helpers: this process reads the block
             for conn in [c for c in busy if c.poll()] or ([] if idle else wait(busy)):   # every helper busy: wait for one
-                col.add(_result(conn)); busy.remove(conn); idle.append(conn)
-            busy.append(conn := idle.pop()); conn.send_bytes(line.to_bytes(8, 'little')); conn.send_bytes(data)
-        for conn in busy: col.add(_result(conn))
+                col.add(_result(conn, name)); busy.remove(conn); idle.append(conn)
+            busy.append(conn := idle.pop()); _send(conn, data, line, name)
+        for conn in busy: col.add(_result(conn, name))
     return col, head, size
