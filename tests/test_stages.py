@@ -78,6 +78,12 @@ def test_architecture(project):
     assert 'Parameter counts' in stage(project, 'architecture', sections=['pat'])
 
 
+def test_architecture_without_weights(project):
+    "A user without the official weights or the shared fixtures still gets the report, saying what it cannot show."
+    html = stage(project, 'architecture', sections=['pat'], keras_h5=str(project['root'] / 'no_such_weights.h5'))
+    assert 'Parameter counts' in html and 'Attention profile: <strong>not available</strong>' in html
+
+
 def test_pretrain(project):
     stage(project, 'pretrain', after=['preprocess'], sections=['pat'])
     assert (project['root'] / 'models' / 'pat_synthetic' / 'mae.pt').is_file()
