@@ -4,15 +4,15 @@
 
 # %% ../nbs/61_cli.ipynb #7dcbdc73
 from __future__ import annotations
-import argparse, os, signal, sys
+import argparse, errno, os, signal, sys
 from pathlib import Path
 from .core import BigMoodError, ConfigError, project_root
 
 # %% auto #0
 __all__ = ['PAT_SIZE_NAMES', 'PRETRAIN_OPTIONS', 'FT_OPTIONS', 'EEG_MODEL_OPTIONS', 'EEG_TRAIN_OPTIONS', 'EEG_FINETUNE_OPTIONS',
            'EEG_MODEL_HELP', 'DRIFT_OPTIONS', 'SERVE_OPTIONS', 'SERVE_SETTINGS', 'CALIBRATE_OPTIONS', 'PREDICT_OPTIONS',
-           'given', 'positive', 'output_file', 'output_folder', 'not_an_input', 'parse_assignments', 'cmd_stage',
-           'add_stage', 'cmd_weights_convert', 'add_weights', 'cmd_pat_embed', 'add_pat', 'cmd_features',
+           'DISK_FULL', 'given', 'positive', 'output_file', 'output_folder', 'not_an_input', 'parse_assignments',
+           'cmd_stage', 'add_stage', 'cmd_weights_convert', 'add_weights', 'cmd_pat_embed', 'add_pat', 'cmd_features',
            'add_features', 'cmd_apple_read', 'add_apple', 'cmd_sleep_score', 'add_sleep', 'cmd_xgb_import',
            'cmd_xgb_predict', 'add_xgb', 'cmd_nhanes_synth', 'cmd_nhanes_weeks', 'add_nhanes', 'cmd_pretrain',
            'add_pretrain', 'cmd_ft_task', 'add_ft_task', 'cmd_eeg_primary', 'cmd_eeg_synth', 'cmd_eeg_muse_table',
@@ -623,13 +623,19 @@ def one_line(text:str) -> str:
 
 def _terminate(signum, frame): raise SystemExit(128 + signum)   # unwind: `finally` blocks remove temporary files
 
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
 def main(argv:list[str]|None=None) -> int:
-    "Entry point of `big-mood`: 0 on success, 2 with a one-line message on a `BigMoodError`."
+    "Entry point of `big-mood`: 0 on success, 2 with a one-line message on a `BigMoodError` or a full disk."
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     try: args.func(args)
     except BigMoodError as e:
         print(f"big-mood: error: {one_line(e)}", file=sys.stderr)
+        return 2
+    except OSError as e:   # a full disk or quota: outputs are written aside and swapped in only when complete
+        if e.errno not in DISK_FULL: raise
+        print(f"big-mood: error: {one_line(e.filename or 'writing')}: no space left on the device: free some, or write somewhere else", file=sys.stderr)
         return 2
     except KeyboardInterrupt:   # Ctrl-C: the temporary files are already removed on the way out
         print("big-mood: interrupted", file=sys.stderr)
