@@ -40,3 +40,21 @@ def test_apple_read_helper_killed_exits_2(tmp_path, capsys, monkeypatch):
     code, _, err = run(capsys, 'apple', 'read', '--export', tmp_path / 'export.zip', '--out', tmp_path / 'out', '--quiet', '--workers', '2')
     assert_clean_failure(code, err, 'export.zip: a helper process parsing it stopped', '--workers 1')
     assert not (tmp_path / 'out').exists()
+
+
+def test_apple_read_disk_full_exits_2(tmp_path, capsys, monkeypatch):
+    "A disk that fills up while the records are spilled: one line naming the file, the earlier output untouched, no scratch left."
+    import errno, io
+    import big_mood.data.apple_health as apple_health
+    write_synthetic_export(tmp_path / 'export.zip', days=3, trip_zone='', compresslevel=1)
+    assert run(capsys, 'apple', 'read', '--export', tmp_path / 'export.zip', '--out', tmp_path / 'out', '--quiet')[0] == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / 'out').iterdir()}
+
+    class Full(io.BytesIO):
+        def __init__(self, path, mode): super().__init__(); self.path = str(path)
+        def write(self, data): raise OSError(errno.ENOSPC, 'No space left on device', self.path)
+    monkeypatch.setattr(apple_health, 'open', Full, raising=False)   # the spill's `open`, before the builtin
+    code, _, err = run(capsys, 'apple', 'read', '--export', tmp_path / 'export.zip', '--out', tmp_path / 'out', '--quiet')
+    assert_clean_failure(code, err, '.q: no space left on the device')
+    assert {p.name: p.read_bytes() for p in (tmp_path / 'out').iterdir()} == before
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith('.')]   # the temporary folder and its period files are gone

@@ -374,7 +374,7 @@ def spill(folder:Path, # where the files `<period>.q` are
     for k in Q_FIELDS: rec[k] = q[k][row]
     at = np.flatnonzero(np.r_[True, period[1:] != period[:-1]])
     for p, part in zip(period[at].tolist(), np.split(rec, at[1:])):
-        with open(folder/f'{p}.q', 'ab') as f: part.tofile(f)
+        with open(folder/f'{p}.q', 'ab') as f: f.write(part.tobytes())   # Python's write: a full disk is OSError(ENOSPC), which the CLI reports in one line
 
 def load_records(folder:Path, t0:int, t1:int) -> dict:
     "The records `spill(touching=True)` wrote that touch UTC seconds `t0` .. `t1 - 1`, each once: by start period, then as written."
